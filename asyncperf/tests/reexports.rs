@@ -1,0 +1,1 @@
+//! Checks that every enabled feature exposes its pattern crate under the facade.

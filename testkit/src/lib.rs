@@ -1,0 +1,13 @@
+//! Helpers shared by asyncperf's tests and benches (unpublished).
+//!
+//! - [`services`]: the Redis and PostgreSQL URLs tests talk to, with the skip-or-fail rule for
+//!   a server that does not answer.
+//! - [`alloc`]: a counting global allocator, for tests and benches that claim bounded memory.
+//! - [`bench`](mod@bench): the conventions `cargo xtask bench` reads from bench output.
+
+pub mod alloc;
+pub mod bench;
+pub mod services;
+
+pub use alloc::CountingAlloc;
+pub use services::{postgres_url, redis_url, require_services};
