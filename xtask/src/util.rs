@@ -14,8 +14,13 @@ pub(crate) fn cargo() -> Command {
 }
 
 /// The workspace root: the parent of `xtask/`.
+///
+/// Read at run time (`cargo run` sets `CARGO_MANIFEST_DIR`), not baked in at compile time:
+/// checkouts that share one target directory overwrite each other's `xtask` binary, and the
+/// binary must act on the checkout it was invoked from.
 pub(crate) fn project_root() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     manifest_dir
         .parent()
         .map_or(manifest_dir.clone(), PathBuf::from)
