@@ -11,3 +11,7 @@
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -18,6 +18,7 @@ pub(crate) fn run(_args: &CiArgs) -> Result<()> {
     step("fmt", || {
         run_command(cargo().args(["fmt", "--all", "--check"]))
     })?;
+    step("tidy", || crate::tidy::check(&ws))?;
     step("clippy", || {
         run_command(cargo().args([
             "clippy",

@@ -15,9 +15,10 @@ commands:
                      (a full run refreshes them; --quick never does)
   test  [--only <crate>[,<crate>...]]
         Every unit, integration and doc test of the workspace (all features).
-  ci    Everything CI checks: fmt, clippy -D warnings, the tests, docs with warnings
-        denied, the facade's feature combinations, and `cargo package` of each
-        publishable crate.
+  ci    Everything CI checks: fmt, tidy (README, CHANGELOG, licences, benches and
+        `# Cancel safety` docs of each publishable crate), clippy -D warnings, the
+        tests, docs with warnings denied, the facade's feature combinations, and
+        `cargo package` of each publishable crate.
   help  This text.";
 
 /// A parsed command line.

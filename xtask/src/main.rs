@@ -10,6 +10,7 @@ mod flags;
 mod machine;
 mod report;
 mod test;
+mod tidy;
 mod util;
 mod workspace;
 
