@@ -451,3 +451,42 @@ impl FutureTiming {
 pub(crate) fn duration_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
+
+#[cfg(all(test, feature = "enabled"))]
+mod tests {
+    use super::*;
+
+    fn shard_count(prof: &Profiler) -> usize {
+        prof.shared
+            .shards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    #[test]
+    fn exited_threads_hand_their_shard_on_and_lose_nothing() {
+        let prof = Profiler::new();
+        for _ in 0..20 {
+            let prof = prof.clone();
+            std::thread::spawn(move || prof.record("churn", Duration::from_micros(1)))
+                .join()
+                .unwrap();
+        }
+        // Each thread exited before the next started: one shard, adopted 19 times.
+        assert_eq!(shard_count(&prof), 1);
+        assert_eq!(prof.report().get("churn").unwrap().count, 20);
+    }
+
+    #[test]
+    fn a_thread_forgets_profilers_that_are_gone() {
+        // Every new profiler on this thread drops the entries of dead ones; the shard of a
+        // dropped profiler is freed with its last `Arc`.
+        for _ in 0..100 {
+            let prof = Profiler::new();
+            prof.record("x", Duration::from_micros(1));
+        }
+        let live = crate::shard::local_entries();
+        assert!(live <= 1, "{live} entries kept");
+    }
+}

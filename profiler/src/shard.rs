@@ -176,3 +176,9 @@ fn register(local: &RefCell<Vec<LocalEntry>>, shared: &Arc<Shared>) {
         static_names: StaticNames::new(),
     });
 }
+
+/// How many profilers this thread holds an entry for (tests).
+#[cfg(all(test, feature = "enabled"))]
+pub(crate) fn local_entries() -> usize {
+    LOCAL.with(|local| local.borrow().len())
+}

@@ -26,6 +26,15 @@ pub(crate) fn human(ns: u64) -> String {
     }
 }
 
+/// A name as one table cell: control characters (a newline would break the row) escaped.
+fn cell(name: &str) -> String {
+    if name.chars().any(char::is_control) {
+        name.escape_debug().to_string()
+    } else {
+        name.to_owned()
+    }
+}
+
 fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
 }
@@ -62,10 +71,13 @@ impl fmt::Display for Report {
             ReportKind::Cumulative => "cumulative",
             ReportKind::Delta => "interval",
         };
+        let names = match self.entries.len() {
+            1 => "1 name".to_owned(),
+            n => format!("{n} names"),
+        };
         let mut out = format!(
-            "profile ({kind}, {}, {} names, clock {})\n",
+            "profile ({kind}, {}, {names}, clock {})\n",
             human(self.elapsed_ns),
-            self.entries.len(),
             self.clock
         );
         let rows: Vec<Vec<String>> = self
@@ -73,7 +85,7 @@ impl fmt::Display for Report {
             .iter()
             .map(|e| {
                 vec![
-                    e.name.clone(),
+                    cell(&e.name),
                     e.count.to_string(),
                     human(e.total_ns),
                     human(e.mean_ns),
@@ -112,7 +124,7 @@ impl fmt::Display for Report {
             .filter_map(|e| {
                 let f = e.futures?;
                 Some(vec![
-                    e.name.clone(),
+                    cell(&e.name),
                     f.completed.to_string(),
                     human(f.wall_ns),
                     human(f.busy_ns),
