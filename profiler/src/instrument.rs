@@ -222,7 +222,7 @@ impl<F: Future> Future for Instrumented<F> {
         m.sample.busy += took;
         m.sample.polls += 1;
         m.sample.max_poll = m.sample.max_poll.max(took);
-        if took >= this.shared.slow_poll_ns {
+        if took >= this.shared.hot.slow_poll_ns {
             m.sample.slow_polls += 1;
         }
         m.last_end = end;

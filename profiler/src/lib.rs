@@ -62,7 +62,7 @@
 //!
 //! Percentiles come from a [`Histogram`] with 16 log-linear sub-buckets per power of two, so
 //! a reported quantile is within [`histogram::RELATIVE_ERROR`] (3.125 %) of the exact one;
-//! it takes 5.1 KiB per name per recording thread whatever the number of records. A profiler
+//! it takes 5.2 KiB per name per recording thread whatever the number of records. A profiler
 //! holds up to [`NAME_CAPACITY`] names.
 //!
 //! # Cancel safety

@@ -27,14 +27,22 @@ pub(crate) enum Key {
     Id(NameId),
 }
 
-/// State shared by every clone of one [`Profiler`].
-pub(crate) struct Shared {
+/// What every record reads, alone on its cache lines: the `Arc` counts (bumped whenever a
+/// future wrapper is created) and the locks (taken by reports and first uses) live elsewhere,
+/// so recorders on other cores never see this line invalidated.
+#[repr(align(128))]
+pub(crate) struct Hot {
     /// Distinguishes profilers in each thread's shard list.
     pub(crate) id: u64,
     enabled: AtomicBool,
+    pub(crate) slow_poll_ns: u64,
+}
+
+/// State shared by every clone of one [`Profiler`].
+pub(crate) struct Shared {
+    pub(crate) hot: Hot,
     pub(crate) names: Registry,
     shards: Mutex<Vec<Arc<Shard>>>,
-    pub(crate) slow_poll_ns: u64,
     created_ns: u64,
     /// The cumulative reading the next [`Profiler::delta`] subtracts, and when it was taken.
     delta_base: Mutex<(u64, Vec<RawStats>)>,
@@ -45,7 +53,7 @@ impl Shared {
     /// the `enabled` feature).
     #[inline]
     pub(crate) fn recording(&self) -> bool {
-        cfg!(feature = "enabled") && self.enabled.load(Relaxed)
+        cfg!(feature = "enabled") && self.hot.enabled.load(Relaxed)
     }
 
     /// A shard for a thread that has none yet: a free one (its old thread has exited) or a
@@ -150,8 +158,9 @@ impl Profiler {
     /// Starts a guard that records the time until it is dropped under `name`.
     ///
     /// Two clock reads and one histogram update; the name is looked up in a per-thread cache
-    /// keyed by the literal's address, so no hashing. For names built at run time use
-    /// [`probe`](Self::probe).
+    /// keyed by the literal's address (64 entries per thread), so no hashing. For names built
+    /// at run time, or a thread that cycles through more than a few dozen literal names, use
+    /// [`probe`](Self::probe), which resolves the name once.
     #[inline]
     pub fn span(&self, name: &'static str) -> Span<'_> {
         Span::start(&self.shared, Key::Static(name))
@@ -212,7 +221,7 @@ impl Profiler {
     /// record nothing (even if it is turned on before they end); checking costs one relaxed
     /// load. Without the `enabled` cargo feature recording is always off.
     pub fn set_enabled(&self, enabled: bool) {
-        self.shared.enabled.store(enabled, Relaxed);
+        self.shared.hot.enabled.store(enabled, Relaxed);
     }
 
     /// Whether new measurements are recorded.
@@ -280,7 +289,10 @@ impl fmt::Debug for Profiler {
         f.debug_struct("Profiler")
             .field("enabled", &self.is_enabled())
             .field("names", &self.shared.names.names().len())
-            .field("slow_poll", &Duration::from_nanos(self.shared.slow_poll_ns))
+            .field(
+                "slow_poll",
+                &Duration::from_nanos(self.shared.hot.slow_poll_ns),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -323,11 +335,13 @@ impl Builder {
         let created_ns = now_ns();
         Profiler {
             shared: Arc::new(Shared {
-                id: NEXT_PROFILER_ID.fetch_add(1, Relaxed),
-                enabled: AtomicBool::new(self.enabled),
+                hot: Hot {
+                    id: NEXT_PROFILER_ID.fetch_add(1, Relaxed),
+                    enabled: AtomicBool::new(self.enabled),
+                    slow_poll_ns: duration_ns(self.slow_poll),
+                },
                 names: Registry::new(),
                 shards: Mutex::new(Vec::new()),
-                slow_poll_ns: duration_ns(self.slow_poll),
                 created_ns,
                 delta_base: Mutex::new((created_ns, Vec::new())),
             }),

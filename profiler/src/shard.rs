@@ -148,13 +148,13 @@ pub(crate) fn with_local<R>(shared: &Arc<Shared>, f: impl FnOnce(&LocalEntry) ->
     LOCAL
         .try_with(|local| {
             if let Ok(entries) = local.try_borrow()
-                && let Some(entry) = entries.iter().find(|e| e.profiler_id == shared.id)
+                && let Some(entry) = entries.iter().find(|e| e.profiler_id == shared.hot.id)
             {
                 return Some(f(entry));
             }
             register(local, shared);
             let entries = local.try_borrow().ok()?;
-            let entry = entries.iter().find(|e| e.profiler_id == shared.id)?;
+            let entry = entries.iter().find(|e| e.profiler_id == shared.hot.id)?;
             Some(f(entry))
         })
         .ok()
@@ -170,7 +170,7 @@ fn register(local: &RefCell<Vec<LocalEntry>>, shared: &Arc<Shared>) {
     entries.retain(|e| e.owner.strong_count() > 0);
     let shard = shared.shard_for_new_thread();
     entries.push(LocalEntry {
-        profiler_id: shared.id,
+        profiler_id: shared.hot.id,
         owner: Arc::downgrade(shared),
         shard,
         static_names: StaticNames::new(),
