@@ -37,7 +37,21 @@ fn string(out: &mut String, s: &str) {
 }
 
 impl Report {
-    /// The report as compact JSON (see the schema in the crate docs; [`SCHEMA_VERSION`]).
+    /// The report as compact JSON, schema version [`SCHEMA_VERSION`] (1):
+    ///
+    /// - top level: `{schema_version, kind, elapsed_ns, clock, entries}`, `kind` being
+    ///   `"cumulative"` or `"delta"`;
+    /// - each entry: `{name, count, total_ns, mean_ns, min_ns, max_ns, p50_ns, p90_ns, p99_ns,
+    ///   p999_ns, futures, cancelled, histogram}`;
+    /// - `futures`: `null`, or `{completed, wall_ns, busy_ns, scheduled_ns, idle_ns, polls,
+    ///   slow_polls, max_poll_ns}`;
+    /// - `cancelled`: `{count, wall_ns, busy_ns}`;
+    /// - `histogram`: the non-empty buckets as `[low_ns, count]` pairs (feed them to
+    ///   [`Histogram::record_n`](crate::Histogram::record_n) to rebuild it).
+    ///
+    /// Every duration is an integer number of nanoseconds. Within one version fields are only
+    /// added; the version goes up when one changes meaning or goes away. With the `serde`
+    /// feature, `serde_json` writes exactly this from [`Report`]'s `Serialize`.
     #[must_use]
     pub fn to_json(&self) -> String {
         let mut o = String::with_capacity(256 + self.entries.len() * 256);

@@ -89,8 +89,20 @@ fn per_entry(
 }
 
 impl Report {
-    /// The report in the Prometheus text exposition format, metric names starting with
-    /// [`DEFAULT_PREFIX`].
+    /// The report in the Prometheus text exposition format (0.0.4), metric names starting with
+    /// [`DEFAULT_PREFIX`], every sample labelled with `name`:
+    ///
+    /// - `_duration_seconds`: histogram of completed durations, `le` at every power of four
+    ///   nanoseconds from 1.024 µs to 68.7 s (exact: powers of two are bucket boundaries);
+    /// - `_duration_quantile_seconds{quantile="0.5"|"0.9"|"0.99"|"0.999"}`: gauge;
+    /// - for names with instrumented futures: `_futures_completed_total`,
+    ///   `_future_busy_seconds_total`, `_future_scheduled_seconds_total`,
+    ///   `_future_idle_seconds_total`, `_future_polls_total`, `_future_slow_polls_total`
+    ///   (counters) and `_future_max_poll_seconds` (gauge);
+    /// - `_cancelled_total` and `_cancelled_seconds_total`: counters.
+    ///
+    /// Export a cumulative report ([`Profiler::report`](crate::Profiler::report)): counters must
+    /// not go down. An empty report gives an empty string.
     #[must_use]
     pub fn to_prometheus(&self) -> String {
         self.to_prometheus_with_prefix(DEFAULT_PREFIX)
