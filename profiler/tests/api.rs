@@ -420,3 +420,63 @@ async fn instrumented_tasks_on_a_multi_thread_runtime() {
     assert_eq!(f.wall_ns, f.busy_ns + f.scheduled_ns + f.idle_ns);
     assert_eq!(r.get("inner").unwrap().count, 50);
 }
+
+#[test]
+fn the_task_waker_is_released_when_the_future_ends() {
+    // The wrapped waker's cell goes back to a per-thread pool; it must not keep the task's
+    // waker (and so the task) alive.
+    let prof = Profiler::new();
+    let task = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&task));
+    let mut cx = Context::from_waker(&waker);
+    let gate = Arc::new(Gate::default());
+    {
+        let mut fut = pin!(prof.instrument("released", WaitGate(Arc::clone(&gate))));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        gate.open(); // drops the clone the gate kept
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+    }
+    {
+        // Cancelled after one poll, its waker still held by the gate.
+        let gate = Arc::new(Gate::default());
+        let mut fut = pin!(prof.instrument("released", WaitGate(Arc::clone(&gate))));
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        drop(gate);
+    }
+    drop(waker);
+    assert_eq!(Arc::strong_count(&task), 1);
+}
+
+#[test]
+fn reports_taken_while_recording_never_go_backwards_and_miss_nothing() {
+    const RECORDS: u64 = 200_000;
+    let prof = Profiler::new();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let recorders: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..RECORDS {
+                        prof.record("busy", Duration::from_nanos(100));
+                    }
+                })
+            })
+            .collect();
+        s.spawn(|| {
+            let mut last = 0;
+            while !done.load(Ordering::SeqCst) {
+                let count = prof.report().get("busy").map_or(0, |e| e.count);
+                assert!(count >= last, "{count} < {last}");
+                last = count;
+            }
+        });
+        for r in recorders {
+            r.join().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    let e = prof.report().get("busy").cloned().unwrap();
+    assert_eq!(e.count, 2 * RECORDS);
+    assert_eq!(e.histogram.count(), 2 * RECORDS);
+    assert_eq!(e.total_ns, 2 * RECORDS * 100);
+}
