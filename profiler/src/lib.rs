@@ -39,7 +39,9 @@
 //! let report = prof.report();
 //! let fetch = report.get("fetch").unwrap();
 //! assert_eq!(fetch.count, 1);
-//! assert!(fetch.futures.unwrap().idle() >= Duration::from_millis(4));
+//! let f = fetch.futures.unwrap();
+//! assert!(f.wall() >= Duration::from_millis(5)); // most of it idle, waiting for the timer
+//! assert_eq!(f.wall(), f.busy() + f.scheduled() + f.idle());
 //! println!("{report}"); // table: count, total, mean, p50 … p99.9, max, busy share
 //! let _json = report.to_json();
 //! let _prom = report.to_prometheus();
