@@ -22,7 +22,17 @@ struct Clock {
 
 static CLOCK: OnceLock<Clock> = OnceLock::new();
 
+#[inline]
 fn clock() -> &'static Clock {
+    match CLOCK.get() {
+        Some(c) => c,
+        None => calibrate(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn calibrate() -> &'static Clock {
     CLOCK.get_or_init(|| {
         let clock = quanta::Clock::new();
         let anchor = clock.raw();
