@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::now_ns;
+use crate::clock;
 use crate::profiler::{Key, Shared};
 
 /// Records, when dropped, the time since it was created. Made by [`Profiler::span`](crate::Profiler::span)
@@ -16,14 +16,14 @@ use crate::profiler::{Key, Shared};
 pub struct Span<'a> {
     shared: &'a Arc<Shared>,
     key: Key,
-    /// `None` when recording was off at creation.
+    /// Raw clock reading at creation; `None` when recording was off.
     start: Option<u64>,
 }
 
 impl<'a> Span<'a> {
     #[inline]
     pub(crate) fn start(shared: &'a Arc<Shared>, key: Key) -> Self {
-        let start = shared.recording().then(now_ns);
+        let start = shared.recording().then(clock::raw);
         Self { shared, key, start }
     }
 
@@ -42,7 +42,7 @@ impl<'a> Span<'a> {
     #[inline]
     fn end(&mut self) -> Option<u64> {
         let start = self.start.take()?;
-        let elapsed = now_ns().saturating_sub(start);
+        let elapsed = clock::ns_since(start);
         self.shared.record_ns(self.key, elapsed);
         Some(elapsed)
     }
