@@ -7,10 +7,15 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
+//! | `profiler` | [`profiler`] | `asyncperf-profiler`: per-name wall/busy/scheduled/idle timing with percentiles |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "profiler")]
+#[doc(inline)]
+pub use asyncperf_profiler as profiler;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
