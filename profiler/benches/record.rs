@@ -4,7 +4,7 @@
 //! - `record`: a duration already measured goes into a histogram (no clock read).
 //! - `guard`: a scope guard: two clock reads and a record.
 //! - `poll`: one poll of a self-waking future through each wrapper (the shape of
-//!   tokio-metrics' own `benches/poll_overhead.rs`); `uninstrumented` is the bare poll, so a
+//!   tokio-metrics' own `benches/poll_overhead.rs`); `baseline-uninstrumented` is the bare poll, so a
 //!   wrapper's per-poll overhead is its time minus that one.
 //! - `contended/2-threads`: two threads record into the same name at once; time per record.
 
@@ -223,7 +223,7 @@ fn poll(c: &mut Criterion) {
         });
     });
 
-    g.bench_function("uninstrumented", |b| {
+    g.bench_function("baseline-uninstrumented", |b| {
         b.iter_custom(|iters| poll_n(SelfWaking, iters));
     });
     g.finish();

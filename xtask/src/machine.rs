@@ -72,11 +72,6 @@ impl Machine {
             self.cpu, self.cores, self.os, self.rustc, self.git_revision, self.measured_at
         )
     }
-
-    /// The date part of `measured_at`.
-    pub(crate) fn date(&self) -> &str {
-        self.measured_at.get(..10).unwrap_or(&self.measured_at)
-    }
 }
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`, without a date library.

@@ -22,7 +22,8 @@ pub(crate) fn render(report: &Report) -> String {
         out,
         "Times are criterion medians per iteration. **ratio = peer time / asyncperf time**: \
          above 1 means asyncperf is faster. The best peer is the fastest other implementation \
-         in the same scenario (ceilings such as a bare channel or map included).\n"
+         in the same scenario (ceilings such as a bare channel or map included; ids starting \
+         with `baseline` are reference points, shown with their time and never ranked).\n"
     );
     if report.mode == "quick" {
         let _ = writeln!(
@@ -83,7 +84,7 @@ fn table_row(row: &Row) -> String {
         ),
         None => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
     };
-    let every: Vec<String> = row
+    let mut every: Vec<String> = row
         .peers
         .iter()
         .map(|p| match p.ratio {
@@ -91,6 +92,12 @@ fn table_row(row: &Row) -> String {
             None => p.name.clone(),
         })
         .collect();
+    // Reference points show their time, not a ratio: they are not competitors.
+    every.extend(
+        row.baselines
+            .iter()
+            .map(|b| format!("{} {}", b.name, format_measure(&b.measure))),
+    );
     format!(
         "| {} | {ours} | {best} | {best_time} | {ratio} | {} |",
         row.scenario,

@@ -2,7 +2,9 @@
 //!
 //! Pairing convention (see `asyncperf_testkit::bench`): criterion group = scenario, function id
 //! = implementation, ours is [`OURS`], peers use their crate name; a `BenchmarkId` parameter
-//! splits a scenario into rows (`burst/16`, `burst/64`).
+//! splits a scenario into rows (`burst/16`, `burst/64`). An id starting with [`BASELINE`] (e.g.
+//! `baseline-uninstrumented`, a bare poll to subtract) is a reference point, not a peer: it is
+//! listed but never picked as the best peer.
 
 mod chart;
 mod criterion;
@@ -24,6 +26,8 @@ pub(crate) use readme::update_readme;
 
 /// Function id of our implementation in every group.
 pub(crate) const OURS: &str = "asyncperf";
+/// Prefix of function ids that are reference points rather than peers.
+pub(crate) const BASELINE: &str = "baseline";
 /// Version of `report.json`'s layout; bump on any incompatible change.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
@@ -61,6 +65,8 @@ pub(crate) struct Row {
     pub(crate) ours: Option<Measure>,
     /// Every other implementation, fastest first, with `ratio` = its median / ours.
     pub(crate) peers: Vec<Peer>,
+    /// Reference points (ids starting with `baseline`), fastest first, same `ratio`.
+    pub(crate) baselines: Vec<Peer>,
 }
 
 /// A peer's result in one scenario.
@@ -107,28 +113,32 @@ pub(crate) fn rows_from_samples(samples: Vec<criterion::Sample>) -> Vec<Row> {
         .into_iter()
         .map(|(key, samples)| {
             let mut ours = None;
-            let mut peers = Vec::new();
+            let mut others = Vec::new();
             for sample in samples {
                 match sample.function.as_deref() {
                     Some(OURS) => ours = Some(sample.measure),
-                    function => peers.push(Peer {
+                    function => others.push(Peer {
                         name: function.unwrap_or("(no function id)").to_owned(),
                         measure: sample.measure,
                         ratio: None,
                     }),
                 }
             }
-            for peer in &mut peers {
-                peer.ratio = ours
+            for other in &mut others {
+                other.ratio = ours
                     .as_ref()
                     .filter(|o| o.median_ns > 0.0)
-                    .map(|o| peer.measure.median_ns / o.median_ns);
+                    .map(|o| other.measure.median_ns / o.median_ns);
             }
-            peers.sort_by(|a, b| a.measure.median_ns.total_cmp(&b.measure.median_ns));
+            others.sort_by(|a, b| a.measure.median_ns.total_cmp(&b.measure.median_ns));
+            let (baselines, peers) = others
+                .into_iter()
+                .partition(|p: &Peer| p.name.starts_with(BASELINE));
             Row {
                 scenario: key.label,
                 ours,
                 peers,
+                baselines,
             }
         })
         .collect()
@@ -191,6 +201,7 @@ mod tests {
             sample("burst", OURS, Some("16"), 10.0),
             sample("burst", OURS, Some("2"), 10.0),
             sample("lonely", "peer", None, 1.0),
+            sample("hit", "baseline-bare", None, 1.0),
         ]);
         let labels: Vec<&str> = rows.iter().map(|r| r.scenario.as_str()).collect();
         assert_eq!(labels, ["burst/2", "burst/16", "hit", "lonely"]);
@@ -199,6 +210,8 @@ mod tests {
         assert_eq!(best.name, "dashmap");
         assert!((best.ratio.unwrap() - 0.75).abs() < 1e-9);
         assert!((hit.peers[1].ratio.unwrap() - 5.0).abs() < 1e-9);
+        assert_eq!(hit.baselines.len(), 1);
+        assert_eq!(hit.peers.len(), 2);
         assert!(rows[3].ours.is_none() && rows[3].peers[0].ratio.is_none());
     }
 }

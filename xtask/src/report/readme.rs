@@ -27,10 +27,9 @@ pub(crate) fn update_readme(readme: &Path, krate: &CrateReport, machine: &Machin
 
 fn block(krate: &CrateReport, machine: &Machine) -> String {
     format!(
-        "Measured by `cargo xtask bench --only {}` on {}, {} (criterion medians; \
+        "Measured by `cargo xtask bench --only {}` on {} (criterion medians; \
          **ratio = peer time / asyncperf time**, above 1 means asyncperf is faster):\n\n{}",
         krate.dir,
-        machine.date(),
         machine.summary(),
         crate_section(krate)
     )
