@@ -22,6 +22,9 @@ const QUICK_ARGS: &[&str] = &[
     "0.3",
     "--sample-size",
     "10",
+    // Criterion's default 100k bootstrap resamples cost more than a quick measurement.
+    "--nresamples",
+    "10000",
     "--noplot",
 ];
 
