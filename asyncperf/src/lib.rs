@@ -7,7 +7,12 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
+//! | `weakcache` | [`weakcache`] | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "weakcache")]
+#[doc(inline)]
+pub use asyncperf_weakcache as weakcache;
