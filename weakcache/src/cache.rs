@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::builder::Builder;
 use crate::error::LoadError;
@@ -58,6 +59,7 @@ impl<K, V: ?Sized, S> WeakCache<K, V, S> {
     pub fn stats(&self) -> Stats {
         let mut stats = Stats::default();
         for shard in self.map.shards() {
+            stats.hits += shard.hits.load(Relaxed);
             shard.counters.add_to(&mut stats);
         }
         stats
@@ -103,7 +105,7 @@ where
         let found = shard.table.read().find_live(hash, key);
         match found {
             Ok(value) => {
-                shard.counters.record(Event::Hit);
+                shard.hit();
                 Some(value)
             }
             Err(dead) => {
@@ -275,7 +277,7 @@ where
             match found {
                 Found::Hit(value) => {
                     if !missed {
-                        shard.counters.record(Event::Hit);
+                        shard.hit();
                     }
                     return Ok(value);
                 }

@@ -9,6 +9,7 @@
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 
 use crossbeam_utils::CachePadded;
@@ -255,9 +256,21 @@ impl<K: Eq + Hash, V: ?Sized> Table<K, V> {
 }
 
 /// One shard: its table behind a lock, and its counters beside the lock.
+///
+/// `repr(C)` keeps `hits` in the cache line of the lock word (8 + 48 bytes before it): a hit
+/// has just taken that line for the read lock, so counting it costs no second line.
+#[repr(C)]
 pub(crate) struct Shard<K, V: ?Sized> {
     pub(crate) table: RwLock<Table<K, V>>,
+    pub(crate) hits: AtomicU64,
     pub(crate) counters: ShardCounters,
+}
+
+impl<K, V: ?Sized> Shard<K, V> {
+    pub(crate) fn hit(&self) {
+        // Relaxed: a statistic, ordering nothing.
+        self.hits.fetch_add(1, Relaxed);
+    }
 }
 
 /// The shards and the hasher that picks one.
@@ -279,6 +292,7 @@ impl<K, V: ?Sized, S> ShardedMap<K, V, S> {
             .map(|_| {
                 CachePadded::new(Shard {
                     table: RwLock::new(Table::new()),
+                    hits: AtomicU64::new(0),
                     counters: ShardCounters::default(),
                 })
             })
@@ -310,5 +324,79 @@ impl<K, V: ?Sized, S> ShardedMap<K, V, S> {
 impl<K, V: ?Sized, S: BuildHasher> ShardedMap<K, V, S> {
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::RandomState;
+
+    use super::*;
+
+    #[test]
+    fn hits_share_the_lock_words_cache_line() {
+        assert!(std::mem::offset_of!(Shard<u64, String>, hits) + 8 <= 64);
+        assert!(std::mem::offset_of!(Shard<String, str>, hits) + 8 <= 64);
+    }
+
+    #[test]
+    fn shards_spread_keys() {
+        let map: ShardedMap<u64, u64, _> = ShardedMap::new(8, RandomState::new());
+        let mut used = [0usize; 8];
+        for key in 0..8_000u64 {
+            let shard: *const Shard<u64, u64> = map.shard(map.hash(&key));
+            let index = map.shards().position(|s| std::ptr::eq(s, shard)).unwrap();
+            used[index] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 500), "{used:?}");
+        let single: ShardedMap<u64, u64, _> = ShardedMap::new(1, RandomState::new());
+        assert!(std::ptr::eq(
+            single.shard(u64::MAX),
+            single.shards().next().unwrap()
+        ));
+    }
+
+    #[test]
+    fn a_shard_sweeps_itself_as_entries_are_added() {
+        let hasher = RandomState::new();
+        let mut table: Table<u64, u64> = Table::new();
+        let mut swept = 0;
+        let mut most = 0;
+        for key in 0..10_000u64 {
+            let value = Arc::new(key); // dropped at once: every entry dies
+            let (_, purged) = table.insert(hasher.hash_one(key), key, &value, &hasher);
+            swept += purged;
+            most = most.max(table.len());
+        }
+        assert!(most <= 2 * MIN_SWEEP_INTERVAL, "{most}");
+        assert_eq!(swept + table.len(), 10_000);
+        let left = table.len();
+        assert_eq!(table.sweep(&hasher), left, "what is left is dead too");
+    }
+
+    #[test]
+    fn a_sweep_keeps_live_entries_and_gives_memory_back() {
+        let hasher = RandomState::new();
+        let mut table: Table<u64, u64> = Table::new();
+        let kept: Vec<_> = (0..10u64).map(Arc::new).collect();
+        for key in 0..10_000u64 {
+            let value = kept
+                .get(key as usize)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(key));
+            // Bypass the schedule: a burst of entries that all die before any sweep.
+            table.entries.insert_unique(
+                hasher.hash_one(key),
+                (key, Slot::Ready(Arc::downgrade(&value))),
+                |(k, _)| hasher.hash_one(k),
+            );
+        }
+        let grown = table.entries.capacity();
+        assert_eq!(table.sweep(&hasher), 9_990);
+        assert_eq!(table.len(), 10);
+        assert!(table.entries.capacity() < grown / 16, "shrunk from {grown}");
+        for key in 0..10u64 {
+            assert!(matches!(table.find_live(hasher.hash_one(key), &key), Ok(v) if *v == key));
+        }
     }
 }

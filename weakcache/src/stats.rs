@@ -27,11 +27,10 @@ pub struct Stats {
     pub purged: u64,
 }
 
-/// The counters of one shard. Each lives next to its shard's lock, so a hit writes a cache line
-/// it has just taken for the lock anyway.
+/// The counters of one shard but its hits (which live in the lock's cache line, see
+/// `map::Shard`).
 #[derive(Debug, Default)]
 pub(crate) struct ShardCounters {
-    pub(crate) hits: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) loads: AtomicU64,
     pub(crate) coalesced: AtomicU64,
@@ -43,7 +42,6 @@ pub(crate) struct ShardCounters {
 /// Which counter an event bumps.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Event {
-    Hit,
     Miss,
     Load,
     Coalesced,
@@ -54,7 +52,6 @@ pub(crate) enum Event {
 impl ShardCounters {
     pub(crate) fn record(&self, event: Event) {
         let counter = match event {
-            Event::Hit => &self.hits,
             Event::Miss => &self.misses,
             Event::Load => &self.loads,
             Event::Coalesced => &self.coalesced,
@@ -72,7 +69,6 @@ impl ShardCounters {
     }
 
     pub(crate) fn add_to(&self, stats: &mut Stats) {
-        stats.hits += self.hits.load(Relaxed);
         stats.misses += self.misses.load(Relaxed);
         stats.loads += self.loads.load(Relaxed);
         stats.coalesced += self.coalesced.load(Relaxed);
