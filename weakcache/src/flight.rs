@@ -118,9 +118,14 @@ impl<V: ?Sized> Flight<V> {
     /// Cancel safe: it only reads; dropping it loses nothing.
     pub(crate) async fn outcome(&self) -> &Outcome<V> {
         loop {
+            // Checked before registering too: a woken waiter finds the outcome without taking
+            // the `Notify`'s lock again.
+            if let Some(outcome) = self.outcome.get() {
+                return outcome;
+            }
             let mut published = pin!(self.published.notified());
-            // Registered before the check, so a publish between the check and the `.await`
-            // still wakes us.
+            // Registered before the second check, so a publish between the check and the
+            // `.await` still wakes us.
             published.as_mut().enable();
             if let Some(outcome) = self.outcome.get() {
                 return outcome;

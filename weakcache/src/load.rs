@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
 
 use tokio::runtime::Handle;
 
@@ -53,7 +54,8 @@ impl<K, V: ?Sized, S> Drop for Waiting<'_, K, V, S> {
     }
 }
 
-/// Calls the loader and spawns its future as the flight's task.
+/// Calls the loader and runs its future: at once if it is ready at its first poll, otherwise
+/// as the flight's own task.
 pub(crate) fn start_load<K, V, S, F, Fut, T, E>(
     map: &Arc<ShardedMap<K, V, S>>,
     flight: &Arc<Flight<V>>,
@@ -77,11 +79,18 @@ pub(crate) fn start_load<K, V, S, F, Fut, T, E>(
         outcome_if_dropped: Outcome::Panicked,
         landed: false,
     };
-    let load = loader(key);
+    let mut load = Box::pin(run_loader(loader(key)));
+    // One poll here first: a loader that is ready at once (an in-memory computation, a value
+    // from another cache) finishes without a task. Anything else re-registers its waker when
+    // its task polls it, so the no-op waker here is never relied on.
+    if let Poll::Ready(outcome) = load.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        landing.finish(outcome);
+        return;
+    }
     // From here on, dropping the landing unfinished means its task was dropped.
     landing.outcome_if_dropped = Outcome::Cancelled;
     let task = runtime.spawn(async move {
-        let outcome = run_loader(load).await;
+        let outcome = load.await;
         landing.finish(outcome);
     });
     flight.set_task(task.abort_handle());

@@ -79,6 +79,28 @@ async fn a_panicking_loader_future_fails_every_waiter_and_is_retried() {
 }
 
 #[tokio::test]
+async fn a_loader_ready_at_once_fails_or_panics_without_a_task_and_is_retried() {
+    let cache = Cache::new();
+    let failed = cache
+        .get_or_load(3, |k| async move { Err::<String, _>(Down(k)) })
+        .await;
+    assert!(matches!(failed, Err(LoadError::Failed(e)) if *e == Down(3)));
+    let panicked = cache
+        .get_or_load(3, |_| async {
+            panic!("ready-at-once loader bug") as Result<String, Down>
+        })
+        .await;
+    assert!(matches!(panicked, Err(LoadError::Panicked)), "{panicked:?}");
+    assert_eq!(cache.len(), 0);
+    assert_eq!(cache.stats().failed, 2);
+    let value = cache
+        .get_or_load(3, |k| async move { Ok::<_, Down>(format!("v{k}")) })
+        .await;
+    assert_eq!(*value.unwrap(), "v3");
+    assert_eq!(cache.stats().loads, 3);
+}
+
+#[tokio::test]
 async fn a_panicking_loader_closure_fails_the_callers_that_joined() {
     let cache = Cache::new();
     let gate = GatedLoader::new();
