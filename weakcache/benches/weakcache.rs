@@ -58,15 +58,23 @@ fn ours() -> Ours {
 }
 
 fn moka() -> Moka {
+    moka_holding(CAPACITY)
+}
+
+fn moka_holding(capacity: usize) -> Moka {
     moka::future::Cache::builder()
-        .max_capacity(CAPACITY as u64)
+        .max_capacity(capacity as u64)
         .build_with_hasher(RandomState::new())
 }
 
 fn quick() -> Quick {
+    quick_holding(CAPACITY)
+}
+
+fn quick_holding(capacity: usize) -> Quick {
     quick_cache::sync::Cache::with(
-        CAPACITY,
-        CAPACITY as u64,
+        capacity,
+        capacity as u64,
         UnitWeighter,
         RandomState::new(),
         DefaultLifecycle::default(),
@@ -422,20 +430,24 @@ fn miss(c: &mut Criterion) {
     });
     group.bench_function("moka", |b| {
         b.to_async(&rt).iter_custom(|iters| async move {
-            fresh_misses!(iters, moka, |cache, key| {
+            fresh_misses!(iters, || moka_holding(2 * MISSES as usize), |cache, key| {
                 cache.get_with(key, async move { Arc::new(payload(key)) })
             })
         });
     });
     group.bench_function("quick_cache", |b| {
         b.to_async(&rt).iter_custom(|iters| async move {
-            fresh_misses!(iters, quick, |cache, key| async move {
-                cache
-                    .get_or_insert_async(&key, async move {
-                        Ok::<_, Infallible>(Arc::new(payload(key)))
-                    })
-                    .await
-            })
+            fresh_misses!(
+                iters,
+                || quick_holding(2 * MISSES as usize),
+                |cache, key| async move {
+                    cache
+                        .get_or_insert_async(&key, async move {
+                            Ok::<_, Infallible>(Arc::new(payload(key)))
+                        })
+                        .await
+                }
+            )
         });
     });
     group.finish();

@@ -199,15 +199,17 @@ where
     ///
     /// - **Hit:** a live value is returned at once; the loader is dropped uncalled. One shard
     ///   read lock, no allocation, no `.await` that suspends.
-    /// - **Load:** if no load of `key` is in flight, `loader(key)` is called and its future is
-    ///   spawned as its own task on the current Tokio runtime; this call and every concurrent
-    ///   call for the key wait for it. The value is stored weakly and returned to all of them.
+    /// - **Load:** if no load of `key` is in flight, `loader(key)` is called and its future
+    ///   polled once, here; if it is not ready, it is spawned as a task of its own on the
+    ///   current Tokio runtime. This call and every concurrent call for the key wait for it. The
+    ///   value is stored weakly and returned to all of them.
     /// - **Errors** are shared, never stored: every caller that waited gets the same
     ///   `Arc<E>` in [`LoadError::Failed`]; the next call loads again.
     ///
     /// The loader may return `V` or anything that converts into `Arc<V>` (an `Arc<V>`, a
-    /// `String` for `V = str`, ...). Its future must be `Send + 'static` because it runs in
-    /// its own task.
+    /// `String` for `V = str`, ...). Its future must be `Send + 'static` because it may run in
+    /// a task of its own. Its first poll runs in the calling task (task-local values of the
+    /// caller are visible there, and not in later polls).
     ///
     /// # Cancel safety
     ///
@@ -227,7 +229,7 @@ where
     /// # Panics
     ///
     /// When a load must be started and the call is not running inside a Tokio runtime (like
-    /// `tokio::spawn`). Hits and joining a load in flight work anywhere.
+    /// `tokio::spawn`). Hits and joining a load in flight work on any executor.
     ///
     /// # Deadlock
     ///

@@ -44,7 +44,7 @@ impl<V: ?Sized> Outcome<V> {
         }
     }
 
-    /// This outcome for the call that started the load: its own task published it, with that
+    /// This outcome for the call that started the load: its own load published it, with that
     /// call's `E`, so the error always downcasts.
     pub(crate) fn for_starter<E: Send + Sync + 'static>(&self) -> Result<Arc<V>, LoadError<E>> {
         let result = self.for_caller();

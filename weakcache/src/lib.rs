@@ -3,7 +3,8 @@
 //! [`WeakCache<K, V>`](WeakCache) maps keys to values that live only as long as somebody uses
 //! them: the cache keeps a `Weak<V>`, callers get `Arc<V>`. When a value is missing,
 //! [`get_or_load`](WeakCache::get_or_load) runs your loader **once** for all concurrent callers
-//! of that key, in its own task, and hands every caller the same `Arc` (or the same error).
+//! of that key, in a task of its own, and hands every caller the same `Arc` (or the same
+//! error).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -38,15 +39,18 @@
 //! - To keep values around between uses (a request handler that drops its value before the
 //!   next request arrives will load it every time). Use a bounded cache with an eviction
 //!   policy, such as `moka` or `quick_cache`; or keep the `Arc`s you want alive yourself.
-//! - Loaders whose futures are not `Send + 'static`: the load runs in its own task.
+//! - Loaders whose futures are not `Send + 'static`: a load may run in a task of its own.
 //!
 //! # Semantics
 //!
 //! - **Single flight.** Concurrent `get_or_load` calls for a key with no live value run the
 //!   loader once; all get the same `Arc<V>`, or the same [`LoadError`].
-//! - **The load is nobody's hostage.** It runs in its own task: it goes on while any caller
-//!   still waits, even if the caller that started it is dropped or never polled again, and it
-//!   is aborted as soon as no caller waits. The loader is never run twice for one flight.
+//! - **The load is nobody's hostage.** The loader's future is polled once by the call that
+//!   starts the load; if it is not ready then (it awaits I/O, say), it moves into a task of its
+//!   own on the current Tokio runtime. There it goes on while any caller still waits, even if
+//!   the caller that started it is dropped or never polled again, and it is aborted as soon as
+//!   no caller waits. The loader is never run twice for one flight. A loader that is ready at
+//!   its first poll (an in-memory computation) finishes without a task.
 //! - **Errors are shared, never cached.** Every caller waiting for a failed load gets the same
 //!   `Arc<E>`; the failed entry is removed *before* the waiters are woken, so a caller arriving
 //!   after the failure loads afresh. A panicking loader gives [`LoadError::Panicked`] to all
@@ -95,7 +99,7 @@
 //!
 //! Measured beside `moka`, `quick_cache` and a bare `DashMap` by `cargo xtask bench --only
 //! weakcache`; the figures are in the README. A hit costs about a `DashMap` lookup plus one
-//! atomic increment; a load costs a task spawn.
+//! atomic increment; a load costs a task spawn unless the loader is ready at its first poll.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
