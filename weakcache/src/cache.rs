@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::builder::Builder;
+use crate::cycle;
 use crate::error::LoadError;
 use crate::flight::Flight;
 use crate::load::{Waiting, start_load};
@@ -224,18 +225,21 @@ where
     /// - [`LoadError::Failed`] when the loader's future returned `Err`;
     /// - [`LoadError::Panicked`] when the loader or its future panicked;
     /// - [`LoadError::Cancelled`] when the runtime the load was spawned on shut down before it
-    ///   finished (the waiting call was polled elsewhere).
+    ///   finished (the waiting call was polled elsewhere);
+    /// - [`LoadError::Cycle`] when this call is made by the load of `key` itself, or by a load
+    ///   that load started: waiting would never end.
     ///
     /// # Panics
     ///
     /// When a load must be started and the call is not running inside a Tokio runtime (like
     /// `tokio::spawn`). Hits and joining a load in flight work on any executor.
     ///
-    /// # Deadlock
+    /// # Cycles
     ///
-    /// A loader that waits, directly or through other keys' loads, for its own key waits for
-    /// itself. Like every single-flight cache, this one cannot finish such a cycle; the
-    /// callers can still time out and drop their futures, which aborts the loads.
+    /// A loader that asks for its own key, directly or through loads it started, gets
+    /// [`LoadError::Cycle`] instead of waiting for itself forever. A cycle through a load that
+    /// some other caller started (the load of A joins a running load of B, whose loader asks
+    /// for A) is not detected and waits until the callers give up.
     pub async fn get_or_load<F, Fut, T, E>(&self, key: K, loader: F) -> Result<Arc<V>, LoadError<E>>
     where
         F: FnOnce(K) -> Fut,
@@ -290,6 +294,9 @@ where
                     }
                     shard.counters.record(Event::Coalesced);
                     let waiting = Waiting::new(map, flight);
+                    if cycle::waits_for_itself(waiting.flight()) {
+                        return Err(LoadError::Cycle);
+                    }
                     if let Some(result) = waiting.outcome().await.for_caller() {
                         return result;
                     }

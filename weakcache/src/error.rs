@@ -21,6 +21,10 @@ pub enum LoadError<E> {
     /// while a caller (polled elsewhere) still waited.
     #[error("the load was cancelled: its runtime shut down")]
     Cancelled,
+    /// The call was made by the load of the same key (its loader asked for its own key,
+    /// directly or through loads it started), so it would have waited for itself forever.
+    #[error("the loader asked for its own key: the load would wait for itself")]
+    Cycle,
 }
 
 // Derived `Clone` would require `E: Clone`; the error itself is shared, never copied.
@@ -30,6 +34,7 @@ impl<E> Clone for LoadError<E> {
             Self::Failed(e) => Self::Failed(Arc::clone(e)),
             Self::Panicked => Self::Panicked,
             Self::Cancelled => Self::Cancelled,
+            Self::Cycle => Self::Cycle,
         }
     }
 }
@@ -40,7 +45,7 @@ impl<E> LoadError<E> {
     pub fn failure(&self) -> Option<&Arc<E>> {
         match self {
             Self::Failed(e) => Some(e),
-            Self::Panicked | Self::Cancelled => None,
+            Self::Panicked | Self::Cancelled | Self::Cycle => None,
         }
     }
 }

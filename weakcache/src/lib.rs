@@ -87,8 +87,9 @@
 //! are moved out and dropped after the lock). So a value whose `Drop` uses the cache is fine.
 //! Only keys and dead `Weak`s are dropped under a lock.
 //!
-//! A loader that waits for its own key (directly or through a cycle of loads) waits for
-//! itself, as with any single-flight cache; callers can still time out, which aborts the loads.
+//! A loader that asks for its own key, directly or through loads it started, gets
+//! [`LoadError::Cycle`] instead of waiting for itself (a deadlock in every other single-flight
+//! cache).
 //!
 //! # Features
 //!
@@ -105,6 +106,7 @@
 
 mod builder;
 mod cache;
+mod cycle;
 mod error;
 mod flight;
 mod load;

@@ -12,6 +12,7 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::runtime::Handle;
 
+use crate::cycle::LoadChain;
 use crate::flight::{Flight, Outcome, run_loader};
 use crate::map::ShardedMap;
 use crate::stats::Event;
@@ -79,20 +80,22 @@ pub(crate) fn start_load<K, V, S, F, Fut, T, E>(
         outcome_if_dropped: Outcome::Panicked,
         landed: false,
     };
-    let mut load = Box::pin(run_loader(loader(key)));
+    let chain = LoadChain::starting(flight);
+    let mut load = Box::pin(run_loader(chain.enter(|| loader(key))));
     // One poll here first: a loader that is ready at once (an in-memory computation, a value
     // from another cache) finishes without a task. Anything else re-registers its waker when
     // its task polls it, so the no-op waker here is never relied on.
-    if let Poll::Ready(outcome) = load.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    let first_poll = chain.enter(|| load.as_mut().poll(&mut Context::from_waker(Waker::noop())));
+    if let Poll::Ready(outcome) = first_poll {
         landing.finish(outcome);
         return;
     }
     // From here on, dropping the landing unfinished means its task was dropped.
     landing.outcome_if_dropped = Outcome::Cancelled;
-    let task = runtime.spawn(async move {
+    let task = runtime.spawn(chain.scope(async move {
         let outcome = load.await;
         landing.finish(outcome);
-    });
+    }));
     flight.set_task(task.abort_handle());
 }
 
