@@ -103,43 +103,41 @@ async fn a_loader_ready_at_once_fails_or_panics_without_a_task_and_is_retried() 
 #[tokio::test]
 async fn a_panicking_loader_closure_fails_the_callers_that_joined() {
     let cache = Cache::new();
-    let gate = GatedLoader::new();
-    // The joiner waits on a load whose starter panics while calling the loader closure.
-    let joined = Arc::new(std::sync::Mutex::new(None));
-    let starter = {
-        let (cache, inner, joined, gate) = (
-            cache.clone(),
-            cache.clone(),
-            Arc::clone(&joined),
-            gate.clone(),
-        );
-        std::panic::AssertUnwindSafe(async move {
-            cache
-                .get_or_load(3, move |_| -> std::future::Ready<Result<String, Down>> {
-                    // The slot is in the map now: another call joins before the panic.
-                    let mut call = Box::pin(async move {
-                        inner
-                            .get_or_load(3, gate.loader(|k| Ok::<_, Down>(format!("v{k}"))))
-                            .await
-                    });
-                    let waker = futures::task::noop_waker();
-                    let mut cx = std::task::Context::from_waker(&waker);
-                    assert!(call.as_mut().poll(&mut cx).is_pending());
-                    *joined.lock().unwrap() = Some(call);
-                    panic!("loader closure bug")
-                })
-                .await
-        })
-    };
+    let (installed, on_installed) = std::sync::mpsc::channel();
+    let (joined, on_joined) = std::sync::mpsc::channel();
+    // Another thread joins the load while the starter is inside the loader closure.
+    let joiner = std::thread::spawn({
+        let cache = cache.clone();
+        move || {
+            on_installed.recv().unwrap();
+            let mut call =
+                Box::pin(cache.get_or_load(3, |k| async move { Ok::<_, Down>(format!("v{k}")) }));
+            let waker = futures::task::noop_waker();
+            let polled = call
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker));
+            assert!(polled.is_pending(), "it joined the load");
+            joined.send(()).unwrap();
+            futures::executor::block_on(call)
+        }
+    });
+    let starter = std::panic::AssertUnwindSafe(cache.get_or_load(
+        3,
+        move |_| -> std::future::Ready<Result<String, Down>> {
+            installed.send(()).unwrap();
+            on_joined.recv().unwrap();
+            panic!("loader closure bug")
+        },
+    ));
     let panicked = futures::FutureExt::catch_unwind(starter).await;
     assert!(
         panicked.is_err(),
         "the starter's own panic reaches its caller"
     );
-    let call = joined.lock().unwrap().take().unwrap();
-    assert!(matches!(call.await, Err(LoadError::Panicked)));
+    let joined = joiner.join().unwrap();
+    assert!(matches!(joined, Err(LoadError::Panicked)), "{joined:?}");
     assert_eq!(cache.len(), 0);
-    assert_eq!(gate.calls(), 0);
+    assert_eq!(cache.stats().failed, 1);
 }
 
 #[tokio::test]
