@@ -453,5 +453,15 @@ fn miss(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hit, hit_get, hit_contended, stampedes, miss);
+/// Criterion's defaults, but under `--quick` a tenth of the bootstrap resamples: with 10 samples
+/// the analysis, not the measurement, would dominate the smoke run.
+fn config() -> Criterion {
+    Criterion::default().nresamples(asyncperf_testkit::bench::pick(100_000, 10_000))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = hit, hit_get, hit_contended, stampedes, miss
+}
 criterion_main!(benches);
