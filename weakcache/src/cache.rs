@@ -231,8 +231,12 @@ where
     ///
     /// # Panics
     ///
-    /// When a load must be started and the call is not running inside a Tokio runtime (like
-    /// `tokio::spawn`). Hits and joining a load in flight work on any executor.
+    /// When `key` has neither a live value nor a load in flight and the call is not running
+    /// inside a Tokio runtime (like `tokio::spawn`): a load may need a task. Hits and joining a
+    /// load in flight work on any executor.
+    ///
+    /// When the loader closure itself panics (not its future), in the call that runs it; the
+    /// other callers waiting for that load get [`LoadError::Panicked`].
     ///
     /// # Cycles
     ///
