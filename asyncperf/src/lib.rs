@@ -7,11 +7,16 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
-//! | `profiler` | [`profiler`] | `asyncperf-profiler`: per-name wall/busy/scheduled/idle timing with percentiles |
+//! | `weakcache` | [`weakcache`] | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
+//! | `profiler` | [`profiler`] | [`asyncperf-profiler`](https://docs.rs/asyncperf-profiler): per-name wall/busy/scheduled/idle timing with percentiles |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "weakcache")]
+#[doc(inline)]
+pub use asyncperf_weakcache as weakcache;
 
 #[cfg(feature = "profiler")]
 #[doc(inline)]

@@ -1,5 +1,14 @@
 //! Checks that every enabled feature exposes its pattern crate under the facade.
 
+#[cfg(feature = "weakcache")]
+#[test]
+fn weakcache() {
+    let cache: asyncperf::weakcache::WeakCache<u64, str> = asyncperf::weakcache::WeakCache::new();
+    let value: std::sync::Arc<str> = std::sync::Arc::from("v");
+    cache.insert(1, std::sync::Arc::clone(&value));
+    assert!(std::sync::Arc::ptr_eq(&cache.get(&1).unwrap(), &value));
+}
+
 #[cfg(feature = "profiler")]
 #[test]
 fn profiler() {
