@@ -7,7 +7,12 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
+//! | `runtime-select` | [`runtime_select`] | `asyncperf-runtime-select`: choose the tokio runtime flavour from code, config or env, with fallback and measured advice |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "runtime-select")]
+#[doc(inline)]
+pub use asyncperf_runtime_select as runtime_select;
