@@ -112,7 +112,7 @@ pub use config::{
 pub use error::{Error, RejectReason, Rejection, Unavailable};
 pub use flavor::{Flavor, ParseFlavorError};
 pub use listen::Listeners;
-pub use measured::{MeasuredRow, MeasuredTable, ParseTableError};
+pub use measured::{MeasuredRow, MeasuredTable, ParseTableError, Timing};
 pub use recommend::{NOISE_MARGIN, Recommendation, recommend};
 pub use runtime::{RuntimeSelect, run};
 pub use selection::Selection;

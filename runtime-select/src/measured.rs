@@ -22,11 +22,32 @@ pub struct MeasuredTable {
     rows: Vec<MeasuredRow>,
 }
 
-/// One workload's medians, in nanoseconds per bench iteration, per flavour.
+/// One workload's timings, in nanoseconds per bench iteration, per flavour.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MeasuredRow {
     workload: Workload,
-    medians: Vec<(Flavor, f64)>,
+    timings: Vec<(Flavor, Timing)>,
+}
+
+/// A flavour's criterion median for one workload, with its 95% confidence interval when the
+/// table has it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Timing {
+    /// Median time per iteration, in nanoseconds.
+    pub median_ns: f64,
+    /// Lower and upper bound of the median's 95% confidence interval, in nanoseconds.
+    pub interval_ns: Option<(f64, f64)>,
+}
+
+impl Timing {
+    fn upper(&self) -> f64 {
+        self.interval_ns.map_or(self.median_ns, |(_, hi)| hi)
+    }
+
+    fn lower(&self) -> f64 {
+        self.interval_ns.map_or(self.median_ns, |(lo, _)| lo)
+    }
 }
 
 /// A line of a measured table that does not parse.
@@ -52,29 +73,49 @@ impl MeasuredRow {
         self.workload
     }
 
-    /// Each flavour's median time per iteration, in nanoseconds, in file order.
+    /// Each flavour's timing, in file order.
     #[must_use]
-    pub fn medians(&self) -> &[(Flavor, f64)] {
-        &self.medians
+    pub fn timings(&self) -> &[(Flavor, Timing)] {
+        &self.timings
     }
 
-    /// One flavour's median (thread counts ignored).
+    /// One flavour's timing (thread counts ignored).
     #[must_use]
-    pub fn median_ns(&self, flavor: Flavor) -> Option<f64> {
+    pub fn timing(&self, flavor: Flavor) -> Option<Timing> {
         let flavor = flavor.without_count();
-        self.medians
+        self.timings
             .iter()
             .find(|(f, _)| *f == flavor)
-            .map(|(_, ns)| *ns)
+            .map(|(_, t)| *t)
+    }
+
+    /// One flavour's median in nanoseconds (thread counts ignored).
+    #[must_use]
+    pub fn median_ns(&self, flavor: Flavor) -> Option<f64> {
+        self.timing(flavor).map(|t| t.median_ns)
     }
 
     /// The flavour with the smallest median.
     #[must_use]
     pub fn fastest(&self) -> Option<Flavor> {
-        self.medians
+        self.timings
             .iter()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .min_by(|a, b| a.1.median_ns.total_cmp(&b.1.median_ns))
             .map(|(f, _)| *f)
+    }
+
+    /// True when `flavor` beats the default multi-thread runtime by more than
+    /// [`NOISE_MARGIN`](crate::NOISE_MARGIN) and, where the table has confidence intervals,
+    /// its interval lies wholly below the default's.
+    #[must_use]
+    pub fn clearly_beats_default(&self, flavor: Flavor) -> bool {
+        let (Some(ours), Some(default)) = (self.timing(flavor), self.timing(Flavor::DEFAULT))
+        else {
+            return false;
+        };
+        self.vs_default(flavor)
+            .is_some_and(|x| x > 1.0 + crate::NOISE_MARGIN)
+            && ours.upper() < default.lower()
     }
 
     /// Default multi-thread median / `flavor`'s median: above 1 means `flavor` is faster than
@@ -103,7 +144,8 @@ impl MeasuredTable {
     }
 
     /// Parses the file format: `#` comments, `key: value` lines for `machine`, `cores`,
-    /// `date` and `tokio`, and one `row: <workload> <flavor>=<median ns> ...` per workload.
+    /// `date` and `tokio`, and one `row: <workload> <flavor>=<median>[:<lower>:<upper>] ...`
+    /// per workload (nanoseconds; lower and upper bound the median's confidence interval).
     ///
     /// # Errors
     ///
@@ -242,28 +284,50 @@ fn parse_row(text: &str) -> Result<MeasuredRow, String> {
         .ok_or("a row needs a workload")?
         .parse()
         .map_err(|e| format!("{e}"))?;
-    let mut medians = Vec::new();
+    let mut timings: Vec<(Flavor, Timing)> = Vec::new();
     for field in fields {
-        let (flavor, ns) = field
+        let (flavor, times) = field
             .split_once('=')
             .ok_or_else(|| format!("expected flavor=nanoseconds, got {field:?}"))?;
         let flavor: Flavor = flavor.parse().map_err(|e| format!("{e}"))?;
-        let ns: f64 = ns
-            .parse()
-            .ok()
-            .filter(|ns: &f64| ns.is_finite() && *ns > 0.0)
-            .ok_or_else(|| format!("{ns:?} is not a positive time"))?;
-        if flavor == Flavor::Auto || medians.iter().any(|(f, _)| *f == flavor.without_count()) {
+        if flavor == Flavor::Auto || timings.iter().any(|(f, _)| *f == flavor.without_count()) {
             return Err(format!(
                 "{flavor} is not a measurable flavour or is repeated"
             ));
         }
-        medians.push((flavor.without_count(), ns));
+        timings.push((flavor.without_count(), parse_timing(times)?));
     }
-    if !medians.iter().any(|(f, _)| *f == Flavor::DEFAULT) {
+    if !timings.iter().any(|(f, _)| *f == Flavor::DEFAULT) {
         return Err("a row needs the default multi_thread as its baseline".to_owned());
     }
-    Ok(MeasuredRow { workload, medians })
+    Ok(MeasuredRow { workload, timings })
+}
+
+fn parse_timing(text: &str) -> Result<Timing, String> {
+    let time = |t: &str| {
+        t.parse::<f64>()
+            .ok()
+            .filter(|ns| ns.is_finite() && *ns > 0.0)
+            .ok_or_else(|| format!("{t:?} is not a positive time"))
+    };
+    let parts: Vec<&str> = text.split(':').collect();
+    match parts.as_slice() {
+        [median] => Ok(Timing {
+            median_ns: time(median)?,
+            interval_ns: None,
+        }),
+        [median, lower, upper] => {
+            let (median, lower, upper) = (time(median)?, time(lower)?, time(upper)?);
+            if !(lower <= median && median <= upper) {
+                return Err(format!("{text:?}: the interval must hold the median"));
+            }
+            Ok(Timing {
+                median_ns: median,
+                interval_ns: Some((lower, upper)),
+            })
+        }
+        _ => Err(format!("{text:?}: expected median or median:lower:upper")),
+    }
 }
 
 fn format_ns(ns: f64) -> String {

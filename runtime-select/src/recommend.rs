@@ -5,8 +5,9 @@ use std::fmt;
 use crate::{Flavor, MeasuredTable, Workload};
 
 /// How much faster than the default multi-thread runtime a flavour must be before it is
-/// recommended over it: smaller differences are within run-to-run noise on a shared machine,
-/// and the default is the flavour that degrades least when the workload shifts.
+/// recommended over it (and its confidence interval must lie below the default's): smaller
+/// differences are within run-to-run noise, and the default is the flavour that degrades least
+/// when the workload shifts.
 pub const NOISE_MARGIN: f64 = 0.05;
 
 /// What [`recommend`] found for a workload.
@@ -48,7 +49,7 @@ impl Recommendation {
         self.measured_as
     }
 
-    /// The fastest flavour in that row, even when within [`NOISE_MARGIN`] of the default.
+    /// The fastest flavour in that row, even when not clearly faster than the default.
     #[must_use]
     pub fn fastest(&self) -> Option<Flavor> {
         self.fastest
@@ -90,7 +91,8 @@ impl fmt::Display for Recommendation {
         {
             write!(
                 f,
-                " ({fastest} within the {:.0}% noise margin)",
+                " ({fastest} was fastest but not clearly: within the {:.0}% margin or the \
+                 confidence intervals overlap)",
                 NOISE_MARGIN * 100.0
             )?;
         }
@@ -105,9 +107,10 @@ impl fmt::Display for Recommendation {
 /// The flavour to use for `workload`, from the table measured by this crate's bench
 /// ([`MeasuredTable::shipped`]).
 ///
-/// The fastest flavour of the nearest measured row wins if it beats the default multi-thread
-/// runtime by more than [`NOISE_MARGIN`]; otherwise, and when nothing comparable was measured,
-/// the answer is the default. The numbers come from one machine (see
+/// The fastest flavour of the nearest measured row wins if it clearly beats the default
+/// multi-thread runtime ([`MeasuredRow::clearly_beats_default`](crate::MeasuredRow::clearly_beats_default):
+/// by more than [`NOISE_MARGIN`], with non-overlapping confidence intervals); otherwise, and
+/// when nothing comparable was measured, the answer is the default. The numbers come from one machine (see
 /// [`Recommendation`]'s `Display`): re-run `cargo xtask bench --only runtime-select` on
 /// hardware like your production's before trusting a close call.
 #[must_use]
@@ -137,7 +140,7 @@ impl MeasuredTable {
         };
         let fastest = row.fastest();
         let flavor = fastest
-            .filter(|f| row.vs_default(*f).is_some_and(|x| x > 1.0 + NOISE_MARGIN))
+            .filter(|f| row.clearly_beats_default(*f))
             .unwrap_or(Flavor::DEFAULT);
         Recommendation {
             workload,

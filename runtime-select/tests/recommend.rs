@@ -14,6 +14,7 @@ row: ping_pong current_thread=980 multi_thread=1000 thread_per_core=1010
 row: tcp_echo:100:1 current_thread=10 multi_thread=12 thread_per_core=11
 row: tcp_echo:100:100 current_thread=300 multi_thread=200 thread_per_core=100
 row: tcp_echo:1024:100 current_thread=400 multi_thread=300 thread_per_core=350
+row: yield_many current_thread=800:700:1100 multi_thread=1000:900:1200 thread_per_core=500:450:550
 ";
 
 #[test]
@@ -57,7 +58,26 @@ fn a_win_inside_the_noise_margin_keeps_the_default() {
     assert_eq!(r.fastest(), Some(Flavor::CurrentThread));
     assert_eq!(r.flavor(), Flavor::DEFAULT);
     assert!((r.vs_default().unwrap() - 1.0).abs() < 1e-9);
-    assert!(r.to_string().contains("within the 5% noise margin"), "{r}");
+    assert!(r.to_string().contains("within the 5% margin"), "{r}");
+}
+
+#[test]
+fn overlapping_confidence_intervals_are_not_a_win() {
+    let t = MeasuredTable::parse(TABLE).unwrap();
+    let row = t.nearest(Workload::YieldMany).unwrap();
+    // current_thread is 1.25x faster by the median, but its interval reaches the default's.
+    assert!(row.vs_default(Flavor::CurrentThread).unwrap() > 1.0 + NOISE_MARGIN);
+    assert!(!row.clearly_beats_default(Flavor::CurrentThread));
+    // thread_per_core's interval lies wholly below: a clear win, and the fastest.
+    assert!(row.clearly_beats_default(Flavor::ThreadPerCore { cores: None }));
+    assert_eq!(
+        t.recommend(Workload::YieldMany).flavor(),
+        Flavor::ThreadPerCore { cores: None }
+    );
+    let timing = row.timing(Flavor::CurrentThread).unwrap();
+    assert_eq!(timing.interval_ns, Some((700.0, 1100.0)));
+    // The default is never "clearly faster" than itself.
+    assert!(!row.clearly_beats_default(Flavor::DEFAULT));
 }
 
 #[test]
@@ -142,6 +162,16 @@ fn bad_tables_are_rejected_with_the_line() {
             "machine: m\ndate: d\ntokio: t\nrow: ping_pong multi_thread=5 auto=4\n",
             4,
             "measurable",
+        ),
+        (
+            "machine: m\ndate: d\ntokio: t\nrow: ping_pong multi_thread=5:6:7\n",
+            4,
+            "hold the median",
+        ),
+        (
+            "machine: m\ndate: d\ntokio: t\nrow: ping_pong multi_thread=5:4\n",
+            4,
+            "median:lower:upper",
         ),
         ("row: ping_pong multi_thread=5\n", 1, "without machine"),
     ];

@@ -28,7 +28,7 @@ pub(crate) fn regenerate(started: SystemTime, measured: &[Measured]) {
         let mut row = format!("row: {}", m.workload);
         for id in [CURRENT_THREAD, MULTI_THREAD, THREAD_PER_CORE] {
             let key = (m.group.clone(), id.to_owned(), m.parameter.clone());
-            let Some(ns) = medians.get(&key) else {
+            let Some((median, lower, upper)) = medians.get(&key) else {
                 note(format!(
                     "measured table not rewritten: no fresh result for {}/{id}{} (filtered run?)",
                     m.group,
@@ -40,7 +40,7 @@ pub(crate) fn regenerate(started: SystemTime, measured: &[Measured]) {
                 return;
             };
             let flavor = flavor_of(id).expect("a flavour id");
-            let _ = write!(row, " {}={ns:.1}", flavor);
+            let _ = write!(row, " {flavor}={median:.1}:{lower:.1}:{upper:.1}");
         }
         text.push_str(&row);
         text.push('\n');
@@ -96,8 +96,9 @@ fn criterion_home() -> Option<PathBuf> {
     Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"))
 }
 
-/// Medians (ns) of every result criterion wrote since `started`, by (group, function, param).
-fn read_medians(home: &Path, started: SystemTime) -> HashMap<Key, f64> {
+/// Median and its confidence interval (ns) of every result criterion wrote since `started`,
+/// by (group, function, parameter).
+fn read_medians(home: &Path, started: SystemTime) -> HashMap<Key, (f64, f64, f64)> {
     let mut out = HashMap::new();
     let mut dirs = vec![home.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -121,7 +122,7 @@ fn read_medians(home: &Path, started: SystemTime) -> HashMap<Key, f64> {
     out
 }
 
-fn read_result(new_dir: &Path, started: SystemTime) -> Option<(Key, f64)> {
+fn read_result(new_dir: &Path, started: SystemTime) -> Option<(Key, (f64, f64, f64))> {
     let estimates = new_dir.join("estimates.json");
     let fresh = std::fs::metadata(&estimates)
         .and_then(|m| m.modified())
@@ -139,7 +140,16 @@ fn read_result(new_dir: &Path, started: SystemTime) -> Option<(Key, f64)> {
         bench["function_id"].as_str()?.to_owned(),
         bench["value_str"].as_str().map(str::to_owned),
     );
-    Some((key, est["median"]["point_estimate"].as_f64()?))
+    let median = &est["median"];
+    let interval = &median["confidence_interval"];
+    Some((
+        key,
+        (
+            median["point_estimate"].as_f64()?,
+            interval["lower_bound"].as_f64()?,
+            interval["upper_bound"].as_f64()?,
+        ),
+    ))
 }
 
 fn header() -> String {
@@ -148,7 +158,7 @@ fn header() -> String {
         "# asyncperf-runtime-select measured table (format 1).\n\
          # Written by benches/flavors on a full `cargo xtask bench --only runtime-select` run; \
          never edit by hand.\n\
-         # Criterion medians in nanoseconds per iteration of each workload's bench group; every \
+         # Criterion medians (with their 95% interval) in nanoseconds per iteration of each workload's bench group; every \
          flavour built by hand with plain tokio, {cores} threads (multi_thread workers, \
          thread_per_core shards).\n\
          machine: {}\n\
