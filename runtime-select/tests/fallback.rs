@@ -178,6 +178,21 @@ fn disabling_the_lifo_slot_needs_tokio_unstable() {
     RuntimeSelect::builder().lifo_slot(true).build().unwrap();
 }
 
+#[cfg(tokio_unstable)]
+#[test]
+fn disabling_the_lifo_slot_builds_under_tokio_unstable() {
+    let rt = RuntimeSelect::builder()
+        .flavor(Flavor::MultiThread { workers: Some(2) })
+        .lifo_slot(false)
+        .build()
+        .unwrap();
+    assert!(!rt.selection().fell_back());
+    assert_eq!(
+        rt.block_on(async { tokio::spawn(async { 1 }).await.unwrap() }),
+        1
+    );
+}
+
 #[test]
 fn no_preference_builds_the_default_multi_thread_runtime() {
     let rt = RuntimeSelect::builder().workers(3).build().unwrap();
