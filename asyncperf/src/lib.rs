@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `weakcache` | [`weakcache`] | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
 //! | `profiler` | [`profiler`] | [`asyncperf-profiler`](https://docs.rs/asyncperf-profiler): per-name wall/busy/scheduled/idle timing with percentiles |
+//! | `runtime-select` | [`runtime_select`] | [`asyncperf-runtime-select`](https://docs.rs/asyncperf-runtime-select): choose and build the tokio runtime flavour, with fallback |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
@@ -21,6 +22,10 @@ pub use asyncperf_weakcache as weakcache;
 #[cfg(feature = "profiler")]
 #[doc(inline)]
 pub use asyncperf_profiler as profiler;
+
+#[cfg(feature = "runtime-select")]
+#[doc(inline)]
+pub use asyncperf_runtime_select as runtime_select;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

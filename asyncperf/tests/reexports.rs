@@ -16,3 +16,14 @@ fn profiler() {
     prof.record("x", std::time::Duration::from_millis(1));
     assert_eq!(prof.report().get("x").map(|e| e.count), Some(1));
 }
+
+#[cfg(feature = "runtime-select")]
+#[test]
+fn runtime_select_is_reexported() {
+    let flavor: asyncperf::runtime_select::Flavor = "current_thread".parse().unwrap();
+    let rt = asyncperf::runtime_select::RuntimeSelect::builder()
+        .flavor(flavor)
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(async { 2 + 2 }), 4);
+}
