@@ -7,7 +7,12 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
+//! | `prioq` | [`prioq`] | `asyncperf-prioq`: async MPMC priority channel, FIFO among equal priorities |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "prioq")]
+#[doc(inline)]
+pub use asyncperf_prioq as prioq;

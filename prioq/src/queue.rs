@@ -1,0 +1,275 @@
+//! The queued items in delivery order: smallest priority first, send order among equals.
+//!
+//! The general store is a binary heap keyed by `(aging rank, priority, sequence)`; the sequence
+//! number makes ties FIFO. In levels mode each rank below the level count gets its own FIFO
+//! bucket (found in O(1) through an occupancy bitmask) and only larger ranks go to the heap.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+/// How items are ordered, fixed when the channel is built.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Order<P> {
+    /// Strict priority, FIFO among equals.
+    Strict,
+    /// Earliest virtual deadline: `sequence + window * rank(priority)`.
+    Aging { window: u64, rank: RankFn<P> },
+    /// Strict priority; ranks below `count` (at most 64) in O(1) buckets.
+    Levels { count: u8, rank: RankFn<P> },
+}
+
+#[derive(Debug)]
+struct Entry<T, P> {
+    /// 0 unless aging is on, so the comparison falls through to the priority.
+    deadline: u64,
+    priority: P,
+    seq: u64,
+    item: T,
+}
+
+impl<T, P: Ord> Ord for Entry<T, P> {
+    // Reversed: `BinaryHeap` pops the greatest entry, we want the smallest key.
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .deadline
+            .cmp(&self.deadline)
+            .then_with(|| other.priority.cmp(&self.priority))
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+impl<T, P: Ord> PartialOrd for Entry<T, P> {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T, P: Ord> PartialEq for Entry<T, P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl<T, P: Ord> Eq for Entry<T, P> {}
+
+/// One FIFO bucket per rank below the level count.
+type Buckets<T, P> = Box<[VecDeque<(T, P)>]>;
+
+/// Maps a priority to its [`Rank`](crate::Rank).
+type RankFn<P> = fn(&P) -> u64;
+
+#[derive(Debug)]
+struct Levels<T, P> {
+    buckets: Buckets<T, P>,
+    /// Bit `i` set when `buckets[i]` is not empty.
+    occupied: u64,
+    rank: RankFn<P>,
+}
+
+/// Items taken out of a queue, to be dropped after the lock is released.
+#[derive(Debug)]
+pub(crate) struct Drained<T, P> {
+    _heap: BinaryHeap<Entry<T, P>>,
+    _buckets: Option<Buckets<T, P>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Queue<T, P> {
+    heap: BinaryHeap<Entry<T, P>>,
+    levels: Option<Levels<T, P>>,
+    aging: Option<(u64, RankFn<P>)>,
+    seq: u64,
+    len: usize,
+}
+
+impl<T, P> Queue<T, P> {
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl<T, P: Ord> Queue<T, P> {
+    /// `reserve` items of room up front, so a bounded channel stops allocating once warm.
+    pub(crate) fn new(order: Order<P>, reserve: usize) -> Self {
+        let (aging, levels) = match order {
+            Order::Strict => (None, None),
+            Order::Aging { window, rank } => (Some((window, rank)), None),
+            Order::Levels { count, rank } => {
+                let buckets = (0..count).map(|_| VecDeque::new()).collect();
+                let levels = Levels {
+                    buckets,
+                    occupied: 0,
+                    rank,
+                };
+                (None, Some(levels))
+            }
+        };
+        Self {
+            heap: BinaryHeap::with_capacity(if levels.is_some() { 0 } else { reserve }),
+            levels,
+            aging,
+            seq: 0,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, item: T, priority: P) {
+        self.len += 1;
+        if let Some(levels) = &mut self.levels {
+            let rank = (levels.rank)(&priority);
+            if let Some(bucket) = levels.buckets.get_mut(rank as usize) {
+                bucket.push_back((item, priority));
+                levels.occupied |= 1 << rank;
+                return;
+            }
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        let deadline = match self.aging {
+            None => 0,
+            Some((window, rank)) => seq.saturating_add(window.saturating_mul(rank(&priority))),
+        };
+        self.heap.push(Entry {
+            deadline,
+            priority,
+            seq,
+            item,
+        });
+    }
+
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<(T, P)> {
+        if let Some(levels) = &mut self.levels
+            && levels.occupied != 0
+        {
+            let rank = levels.occupied.trailing_zeros() as usize;
+            let bucket = &mut levels.buckets[rank];
+            let out = bucket.pop_front();
+            if bucket.is_empty() {
+                levels.occupied &= !(1 << rank);
+            }
+            self.len -= 1;
+            return out;
+        }
+        let entry = self.heap.pop()?;
+        self.len -= 1;
+        Some((entry.item, entry.priority))
+    }
+
+    /// The priority [`pop`](Self::pop) would return next.
+    pub(crate) fn peek_priority(&self) -> Option<&P> {
+        if let Some(levels) = &self.levels
+            && levels.occupied != 0
+        {
+            let rank = levels.occupied.trailing_zeros() as usize;
+            return levels.buckets[rank].front().map(|(_, p)| p);
+        }
+        self.heap.peek().map(|e| &e.priority)
+    }
+
+    /// Items queued at `priority`: O(1) for a levels bucket, else a scan of the heap.
+    pub(crate) fn len_of(&self, priority: &P) -> usize {
+        if let Some(levels) = &self.levels
+            && let Some(bucket) = levels.buckets.get((levels.rank)(priority) as usize)
+        {
+            return bucket.len();
+        }
+        self.heap.iter().filter(|e| e.priority == *priority).count()
+    }
+
+    /// Queued items per priority, smallest priority first.
+    pub(crate) fn lengths(&self) -> BTreeMap<P, usize>
+    where
+        P: Clone,
+    {
+        let mut out = BTreeMap::new();
+        if let Some(levels) = &self.levels {
+            for bucket in &levels.buckets {
+                if let Some((_, p)) = bucket.front() {
+                    out.insert(p.clone(), bucket.len());
+                }
+            }
+        }
+        for e in &self.heap {
+            *out.entry(e.priority.clone()).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Removes every item without dropping any: the caller drops them outside the lock.
+    pub(crate) fn drain(&mut self) -> Drained<T, P> {
+        self.len = 0;
+        let buckets = self.levels.as_mut().map(|levels| {
+            levels.occupied = 0;
+            let empty = (0..levels.buckets.len()).map(|_| VecDeque::new()).collect();
+            std::mem::replace(&mut levels.buckets, empty)
+        });
+        Drained {
+            _heap: std::mem::take(&mut self.heap),
+            _buckets: buckets,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rank::Rank;
+
+    fn drain_all<P: Ord>(q: &mut Queue<u32, P>) -> Vec<u32> {
+        std::iter::from_fn(|| q.pop().map(|(t, _)| t)).collect()
+    }
+
+    #[test]
+    fn strict_is_min_first_and_fifo_among_equals() {
+        let mut q = Queue::new(Order::Strict, 0);
+        for (i, p) in [3u8, 1, 3, 0, 1, 3].into_iter().enumerate() {
+            q.push(i as u32, p);
+        }
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.peek_priority(), Some(&0));
+        assert_eq!(q.len_of(&3), 3);
+        assert_eq!(drain_all(&mut q), [3, 1, 4, 0, 2, 5]);
+    }
+
+    #[test]
+    fn levels_match_strict_including_overflow_heap() {
+        let order = Order::Levels {
+            count: 4,
+            rank: <u8 as Rank>::rank,
+        };
+        let mut q = Queue::new(order, 0);
+        let prios = [9u8, 1, 3, 0, 1, 9, 5, 3, 0];
+        for (i, p) in prios.into_iter().enumerate() {
+            q.push(i as u32, p);
+        }
+        assert_eq!(q.len_of(&1), 2);
+        assert_eq!(q.len_of(&9), 2);
+        let lengths: Vec<_> = q.lengths().into_iter().collect();
+        assert_eq!(lengths, [(0, 2), (1, 2), (3, 2), (5, 1), (9, 2)]);
+        assert_eq!(drain_all(&mut q), [3, 8, 1, 4, 2, 7, 6, 0, 5]);
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn aging_bounds_overtaking() {
+        // Window 2: an item of rank 3 is overtaken by at most 2 * 3 later sends.
+        let order = Order::Aging {
+            window: 2,
+            rank: <u8 as Rank>::rank,
+        };
+        let mut q = Queue::new(order, 0);
+        q.push(100, 3);
+        for i in 0..10 {
+            q.push(i, 0);
+        }
+        let out = drain_all(&mut q);
+        let pos = out.iter().position(|&x| x == 100).unwrap();
+        assert!(pos <= 6, "{out:?}");
+        assert!(pos >= 5, "strict priority within the window: {out:?}");
+    }
+}
