@@ -94,6 +94,7 @@ mod error;
 mod queue;
 mod rank;
 mod receiver;
+mod runs;
 mod sender;
 mod waiters;
 

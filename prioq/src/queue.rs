@@ -1,11 +1,16 @@
 //! The queued items in delivery order: smallest priority first, send order among equals.
 //!
-//! The general store is a binary heap keyed by `(aging rank, priority, sequence)`; the sequence
-//! number makes ties FIFO. In levels mode each rank below the level count gets its own FIFO
-//! bucket (found in O(1) through an occupancy bitmask) and only larger ranks go to the heap.
+//! Strict order keeps one FIFO run per distinct priority ([`Runs`]) while few distinct
+//! priorities are queued, and spills into a binary heap keyed by `(priority, sequence)` when
+//! there are many, until the queue is empty again; the sequence number makes ties FIFO. Aging
+//! always uses the heap, keyed by `(deadline, priority, sequence)`. In levels mode each rank
+//! below the level count gets its own FIFO bucket (found in O(1) through an occupancy bitmask)
+//! and only larger ranks go to the heap.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use crate::runs::{Run, Runs};
 
 /// How items are ordered, fixed when the channel is built.
 #[derive(Debug, Clone, Copy)]
@@ -73,10 +78,16 @@ struct Levels<T, P> {
 pub(crate) struct Drained<T, P> {
     _heap: BinaryHeap<Entry<T, P>>,
     _buckets: Option<Buckets<T, P>>,
+    _runs: Vec<Run<T, P>>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Queue<T, P> {
+    /// Strict order only: items live here unless `spilled`.
+    runs: Option<Runs<T, P>>,
+    /// Strict order with too many distinct priorities: every item is in the heap until the
+    /// queue is empty again.
+    spilled: bool,
     heap: BinaryHeap<Entry<T, P>>,
     levels: Option<Levels<T, P>>,
     aging: Option<(u64, RankFn<P>)>,
@@ -107,8 +118,12 @@ impl<T, P: Ord> Queue<T, P> {
                 (None, Some(levels))
             }
         };
+        let strict = matches!(order, Order::Strict);
         Self {
-            heap: BinaryHeap::with_capacity(if levels.is_some() { 0 } else { reserve }),
+            runs: strict.then(Runs::new),
+            spilled: false,
+            // Strict order needs the heap only once it spills; it then keeps its capacity.
+            heap: BinaryHeap::with_capacity(if aging.is_some() { reserve } else { 0 }),
             levels,
             aging,
             seq: 0,
@@ -119,6 +134,16 @@ impl<T, P: Ord> Queue<T, P> {
     #[inline]
     pub(crate) fn push(&mut self, item: T, priority: P) {
         self.len += 1;
+        let (item, priority) = match &mut self.runs {
+            Some(runs) if !self.spilled => match runs.push(item, priority) {
+                Ok(()) => return,
+                Err(back) => {
+                    self.spill();
+                    back
+                }
+            },
+            _ => (item, priority),
+        };
         if let Some(levels) = &mut self.levels {
             let rank = (levels.rank)(&priority);
             if let Some(bucket) = levels.buckets.get_mut(rank as usize) {
@@ -141,8 +166,34 @@ impl<T, P: Ord> Queue<T, P> {
         });
     }
 
+    /// Moves every run into the heap, in FIFO order within each priority.
+    #[cold]
+    fn spill(&mut self) {
+        let Some(runs) = &mut self.runs else { return };
+        for mut run in runs.take() {
+            for (item, priority) in run.drain(..) {
+                self.heap.push(Entry {
+                    deadline: 0,
+                    priority,
+                    seq: self.seq,
+                    item,
+                });
+                self.seq += 1;
+            }
+            runs.recycle(run);
+        }
+        self.spilled = true;
+    }
+
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<(T, P)> {
+        if !self.spilled
+            && let Some(runs) = &mut self.runs
+        {
+            let out = runs.pop();
+            self.len -= usize::from(out.is_some());
+            return out;
+        }
         if let Some(levels) = &mut self.levels
             && levels.occupied != 0
         {
@@ -157,11 +208,19 @@ impl<T, P: Ord> Queue<T, P> {
         }
         let entry = self.heap.pop()?;
         self.len -= 1;
+        if self.len == 0 {
+            self.spilled = false;
+        }
         Some((entry.item, entry.priority))
     }
 
     /// The priority [`pop`](Self::pop) would return next.
     pub(crate) fn peek_priority(&self) -> Option<&P> {
+        if !self.spilled
+            && let Some(runs) = &self.runs
+        {
+            return runs.peek_priority();
+        }
         if let Some(levels) = &self.levels
             && levels.occupied != 0
         {
@@ -171,8 +230,14 @@ impl<T, P: Ord> Queue<T, P> {
         self.heap.peek().map(|e| &e.priority)
     }
 
-    /// Items queued at `priority`: O(1) for a levels bucket, else a scan of the heap.
+    /// Items queued at `priority`: O(log k) in runs, O(1) for a levels bucket, else a scan of
+    /// the heap.
     pub(crate) fn len_of(&self, priority: &P) -> usize {
+        if !self.spilled
+            && let Some(runs) = &self.runs
+        {
+            return runs.len_of(priority);
+        }
         if let Some(levels) = &self.levels
             && let Some(bucket) = levels.buckets.get((levels.rank)(priority) as usize)
         {
@@ -187,6 +252,11 @@ impl<T, P: Ord> Queue<T, P> {
         P: Clone,
     {
         let mut out = BTreeMap::new();
+        if let Some(runs) = &self.runs {
+            for (p, n) in runs.iter_counts() {
+                out.insert(p.clone(), n);
+            }
+        }
         if let Some(levels) = &self.levels {
             for bucket in &levels.buckets {
                 if let Some((_, p)) = bucket.front() {
@@ -208,9 +278,11 @@ impl<T, P: Ord> Queue<T, P> {
             let empty = (0..levels.buckets.len()).map(|_| VecDeque::new()).collect();
             std::mem::replace(&mut levels.buckets, empty)
         });
+        self.spilled = false;
         Drained {
             _heap: std::mem::take(&mut self.heap),
             _buckets: buckets,
+            _runs: self.runs.as_mut().map(Runs::take).unwrap_or_default(),
         }
     }
 }
@@ -234,6 +306,27 @@ mod tests {
         assert_eq!(q.peek_priority(), Some(&0));
         assert_eq!(q.len_of(&3), 3);
         assert_eq!(drain_all(&mut q), [3, 1, 4, 0, 2, 5]);
+    }
+
+    #[test]
+    fn strict_spills_to_the_heap_with_many_priorities_and_comes_back_when_empty() {
+        let mut q = Queue::new(Order::Strict, 0);
+        let n = crate::runs::MAX_RUNS as u32 * 3;
+        // Every priority twice, interleaved: ties must stay FIFO across the spill.
+        let sends: Vec<(u32, u32)> = (0..2 * n).map(|i| (i, (i * 7) % n)).collect();
+        for &(item, p) in &sends {
+            q.push(item, p);
+        }
+        assert!(q.spilled);
+        assert_eq!(q.len_of(&5), 2);
+        let mut want = sends.clone();
+        want.sort_by_key(|&(item, p)| (p, item));
+        let got: Vec<u32> = drain_all(&mut q);
+        assert_eq!(got, want.iter().map(|&(i, _)| i).collect::<Vec<_>>());
+        assert!(!q.spilled, "back to runs once empty");
+        q.push(1, 1);
+        q.push(0, 0);
+        assert_eq!(drain_all(&mut q), [0, 1]);
     }
 
     #[test]
