@@ -91,6 +91,7 @@
 mod builder;
 mod chan;
 mod error;
+mod heap;
 mod queue;
 mod rank;
 mod receiver;

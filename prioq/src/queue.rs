@@ -3,13 +3,13 @@
 //! Strict order keeps one FIFO run per distinct priority ([`Runs`]) while few distinct
 //! priorities are queued, and spills into a binary heap keyed by `(priority, sequence)` when
 //! there are many, until the queue is empty again; the sequence number makes ties FIFO. Aging
-//! always uses the heap, keyed by `(deadline, priority, sequence)`. In levels mode each rank
-//! below the level count gets its own FIFO bucket (found in O(1) through an occupancy bitmask)
-//! and only larger ranks go to the heap.
+//! uses a heap keyed by `(deadline, priority, sequence)`. In levels mode each rank below the
+//! level count gets its own FIFO bucket (found in O(1) through an occupancy bitmask) and only
+//! larger ranks go to the heap.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
+use crate::heap::{Entry, MinHeap};
 use crate::runs::{Run, Runs};
 
 /// How items are ordered, fixed when the channel is built.
@@ -23,47 +23,17 @@ pub(crate) enum Order<P> {
     Levels { count: u8, rank: RankFn<P> },
 }
 
-#[derive(Debug)]
-struct Entry<T, P> {
-    /// 0 unless aging is on, so the comparison falls through to the priority.
-    deadline: u64,
-    priority: P,
-    seq: u64,
-    item: T,
-}
-
-impl<T, P: Ord> Ord for Entry<T, P> {
-    // Reversed: `BinaryHeap` pops the greatest entry, we want the smallest key.
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .deadline
-            .cmp(&self.deadline)
-            .then_with(|| other.priority.cmp(&self.priority))
-            .then_with(|| other.seq.cmp(&self.seq))
-    }
-}
-
-impl<T, P: Ord> PartialOrd for Entry<T, P> {
-    #[inline]
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T, P: Ord> PartialEq for Entry<T, P> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl<T, P: Ord> Eq for Entry<T, P> {}
-
 /// One FIFO bucket per rank below the level count.
 type Buckets<T, P> = Box<[VecDeque<(T, P)>]>;
 
 /// Maps a priority to its [`Rank`](crate::Rank).
 type RankFn<P> = fn(&P) -> u64;
+
+/// Strict order: `(priority, sequence)`.
+type StrictHeap<T, P> = MinHeap<(P, u64), T>;
+
+/// Aging: `(deadline, priority, sequence)`.
+type AgingHeap<T, P> = MinHeap<(u64, P, u64), T>;
 
 #[derive(Debug)]
 struct Levels<T, P> {
@@ -76,7 +46,8 @@ struct Levels<T, P> {
 /// Items taken out of a queue, to be dropped after the lock is released.
 #[derive(Debug)]
 pub(crate) struct Drained<T, P> {
-    _heap: BinaryHeap<Entry<T, P>>,
+    _heap: Vec<Entry<(P, u64), T>>,
+    _aged: Vec<Entry<(u64, P, u64), T>>,
     _buckets: Option<Buckets<T, P>>,
     _runs: Vec<Run<T, P>>,
 }
@@ -88,7 +59,10 @@ pub(crate) struct Queue<T, P> {
     /// Strict order with too many distinct priorities: every item is in the heap until the
     /// queue is empty again.
     spilled: bool,
-    heap: BinaryHeap<Entry<T, P>>,
+    /// Strict order (spilled) and levels mode (ranks without a bucket).
+    heap: StrictHeap<T, P>,
+    /// Aging only.
+    aged: AgingHeap<T, P>,
     levels: Option<Levels<T, P>>,
     aging: Option<(u64, RankFn<P>)>,
     seq: u64,
@@ -100,10 +74,18 @@ impl<T, P> Queue<T, P> {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+
+    #[inline]
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        seq
+    }
 }
 
 impl<T, P: Ord> Queue<T, P> {
-    /// `reserve` items of room up front, so a bounded channel stops allocating once warm.
+    /// `reserve` items of room up front for the aging heap (the other stores grow once and
+    /// keep their capacity), so a bounded channel stops allocating once warm.
     pub(crate) fn new(order: Order<P>, reserve: usize) -> Self {
         let (aging, levels) = match order {
             Order::Strict => (None, None),
@@ -122,8 +104,8 @@ impl<T, P: Ord> Queue<T, P> {
         Self {
             runs: strict.then(Runs::new),
             spilled: false,
-            // Strict order needs the heap only once it spills; it then keeps its capacity.
-            heap: BinaryHeap::with_capacity(if aging.is_some() { reserve } else { 0 }),
+            heap: MinHeap::with_capacity(0),
+            aged: MinHeap::with_capacity(if aging.is_some() { reserve } else { 0 }),
             levels,
             aging,
             seq: 0,
@@ -144,6 +126,12 @@ impl<T, P: Ord> Queue<T, P> {
             },
             _ => (item, priority),
         };
+        if let Some((window, rank)) = self.aging {
+            let seq = self.next_seq();
+            let deadline = seq.saturating_add(window.saturating_mul(rank(&priority)));
+            self.aged.push((deadline, priority, seq), item);
+            return;
+        }
         if let Some(levels) = &mut self.levels {
             let rank = (levels.rank)(&priority);
             if let Some(bucket) = levels.buckets.get_mut(rank as usize) {
@@ -152,18 +140,8 @@ impl<T, P: Ord> Queue<T, P> {
                 return;
             }
         }
-        let seq = self.seq;
-        self.seq += 1;
-        let deadline = match self.aging {
-            None => 0,
-            Some((window, rank)) => seq.saturating_add(window.saturating_mul(rank(&priority))),
-        };
-        self.heap.push(Entry {
-            deadline,
-            priority,
-            seq,
-            item,
-        });
+        let seq = self.next_seq();
+        self.heap.push((priority, seq), item);
     }
 
     /// Moves every run into the heap, in FIFO order within each priority.
@@ -172,13 +150,9 @@ impl<T, P: Ord> Queue<T, P> {
         let Some(runs) = &mut self.runs else { return };
         for mut run in runs.take() {
             for (item, priority) in run.drain(..) {
-                self.heap.push(Entry {
-                    deadline: 0,
-                    priority,
-                    seq: self.seq,
-                    item,
-                });
+                let seq = self.seq;
                 self.seq += 1;
+                self.heap.push((priority, seq), item);
             }
             runs.recycle(run);
         }
@@ -194,6 +168,11 @@ impl<T, P: Ord> Queue<T, P> {
             self.len -= usize::from(out.is_some());
             return out;
         }
+        if self.aging.is_some() {
+            let e = self.aged.pop()?;
+            self.len -= 1;
+            return Some((e.item, e.key.1));
+        }
         if let Some(levels) = &mut self.levels
             && levels.occupied != 0
         {
@@ -206,12 +185,12 @@ impl<T, P: Ord> Queue<T, P> {
             self.len -= 1;
             return out;
         }
-        let entry = self.heap.pop()?;
+        let e = self.heap.pop()?;
         self.len -= 1;
         if self.len == 0 {
             self.spilled = false;
         }
-        Some((entry.item, entry.priority))
+        Some((e.item, e.key.0))
     }
 
     /// The priority [`pop`](Self::pop) would return next.
@@ -221,13 +200,16 @@ impl<T, P: Ord> Queue<T, P> {
         {
             return runs.peek_priority();
         }
+        if self.aging.is_some() {
+            return self.aged.peek().map(|e| &e.key.1);
+        }
         if let Some(levels) = &self.levels
             && levels.occupied != 0
         {
             let rank = levels.occupied.trailing_zeros() as usize;
             return levels.buckets[rank].front().map(|(_, p)| p);
         }
-        self.heap.peek().map(|e| &e.priority)
+        self.heap.peek().map(|e| &e.key.0)
     }
 
     /// Items queued at `priority`: O(log k) in runs, O(1) for a levels bucket, else a scan of
@@ -243,7 +225,8 @@ impl<T, P: Ord> Queue<T, P> {
         {
             return bucket.len();
         }
-        self.heap.iter().filter(|e| e.priority == *priority).count()
+        let in_heap = self.heap.iter().filter(|e| e.key.0 == *priority).count();
+        in_heap + self.aged.iter().filter(|e| e.key.1 == *priority).count()
     }
 
     /// Queued items per priority, smallest priority first.
@@ -264,8 +247,11 @@ impl<T, P: Ord> Queue<T, P> {
                 }
             }
         }
-        for e in &self.heap {
-            *out.entry(e.priority.clone()).or_insert(0) += 1;
+        for p in self.heap.iter().map(|e| &e.key.0) {
+            *out.entry(p.clone()).or_insert(0) += 1;
+        }
+        for p in self.aged.iter().map(|e| &e.key.1) {
+            *out.entry(p.clone()).or_insert(0) += 1;
         }
         out
     }
@@ -273,14 +259,15 @@ impl<T, P: Ord> Queue<T, P> {
     /// Removes every item without dropping any: the caller drops them outside the lock.
     pub(crate) fn drain(&mut self) -> Drained<T, P> {
         self.len = 0;
+        self.spilled = false;
         let buckets = self.levels.as_mut().map(|levels| {
             levels.occupied = 0;
             let empty = (0..levels.buckets.len()).map(|_| VecDeque::new()).collect();
             std::mem::replace(&mut levels.buckets, empty)
         });
-        self.spilled = false;
         Drained {
-            _heap: std::mem::take(&mut self.heap),
+            _heap: self.heap.take(),
+            _aged: self.aged.take(),
             _buckets: buckets,
             _runs: self.runs.as_mut().map(Runs::take).unwrap_or_default(),
         }
