@@ -12,6 +12,11 @@ use std::collections::{BTreeMap, VecDeque};
 use crate::heap::{Entry, MinHeap};
 use crate::runs::{Run, Runs};
 
+/// After spilling, strict order stays in the heap for at least this many sends (and until the
+/// queue is empty), so a workload with many distinct priorities and a shallow queue does not
+/// rebuild runs and spill them again every time the queue drains.
+pub(crate) const SPILL_HOLD: u64 = 4096;
+
 /// How items are ordered, fixed when the channel is built.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Order<P> {
@@ -57,8 +62,9 @@ pub(crate) struct Queue<T, P> {
     /// Strict order only: items live here unless `spilled`.
     runs: Option<Runs<T, P>>,
     /// Strict order with too many distinct priorities: every item is in the heap until the
-    /// queue is empty again.
+    /// queue is empty again, and `seq` has reached `spilled_until`.
     spilled: bool,
+    spilled_until: u64,
     /// Strict order (spilled) and levels mode (ranks without a bucket).
     heap: StrictHeap<T, P>,
     /// Aging only.
@@ -104,6 +110,7 @@ impl<T, P: Ord> Queue<T, P> {
         Self {
             runs: strict.then(Runs::new),
             spilled: false,
+            spilled_until: 0,
             heap: MinHeap::with_capacity(0),
             aged: MinHeap::with_capacity(if aging.is_some() { reserve } else { 0 }),
             levels,
@@ -157,6 +164,7 @@ impl<T, P: Ord> Queue<T, P> {
             runs.recycle(run);
         }
         self.spilled = true;
+        self.spilled_until = self.seq.saturating_add(SPILL_HOLD);
     }
 
     #[inline]
@@ -187,7 +195,7 @@ impl<T, P: Ord> Queue<T, P> {
         }
         let e = self.heap.pop()?;
         self.len -= 1;
-        if self.len == 0 {
+        if self.len == 0 && self.seq >= self.spilled_until {
             self.spilled = false;
         }
         Some((e.item, e.key.0))
@@ -310,7 +318,12 @@ mod tests {
         want.sort_by_key(|&(item, p)| (p, item));
         let got: Vec<u32> = drain_all(&mut q);
         assert_eq!(got, want.iter().map(|&(i, _)| i).collect::<Vec<_>>());
-        assert!(!q.spilled, "back to runs once empty");
+        assert!(q.spilled, "held in the heap for a while");
+        for i in 0..SPILL_HOLD as u32 {
+            q.push(i, i % 3);
+            assert_eq!(q.pop(), Some((i, i % 3)));
+        }
+        assert!(!q.spilled, "back to runs once held long enough and empty");
         q.push(1, 1);
         q.push(0, 0);
         assert_eq!(drain_all(&mut q), [0, 1]);

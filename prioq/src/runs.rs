@@ -15,16 +15,18 @@ pub(crate) type Run<T, P> = VecDeque<(T, P)>;
 
 #[derive(Debug)]
 pub(crate) struct Runs<T, P> {
-    /// Non-empty runs sorted by priority, most urgent last; a run's priority is its front's.
+    /// Non-empty runs sorted by priority, most urgent last; all items of a run share a priority.
     runs: Vec<Run<T, P>>,
     /// Emptied runs, kept for their capacity.
     spare: Vec<Run<T, P>>,
 }
 
-/// The priority of a run. Runs in `Runs::runs` are never empty.
+/// The priority of a run, read from its newest item: senders append there, so it is usually
+/// in the sender's cache, while receivers are busy at the front. Runs in `Runs::runs` are never
+/// empty.
 #[inline]
 fn key<T, P>(run: &Run<T, P>) -> &P {
-    &run[0].1
+    &run[run.len() - 1].1
 }
 
 impl<T, P> Runs<T, P> {
