@@ -155,7 +155,8 @@ impl<T, P: Ord> Queue<T, P> {
     #[cold]
     fn spill(&mut self) {
         let Some(runs) = &mut self.runs else { return };
-        for mut run in runs.take() {
+        let mut taken = runs.take();
+        for mut run in taken.drain(..) {
             for (item, priority) in run.drain(..) {
                 let seq = self.seq;
                 self.seq += 1;
@@ -163,6 +164,7 @@ impl<T, P: Ord> Queue<T, P> {
             }
             runs.recycle(run);
         }
+        runs.restore(taken);
         self.spilled = true;
         self.spilled_until = self.seq.saturating_add(SPILL_HOLD);
     }

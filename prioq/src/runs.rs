@@ -42,6 +42,14 @@ impl<T, P> Runs<T, P> {
         std::mem::take(&mut self.runs)
     }
 
+    /// Puts back the (now empty) vector [`take`](Self::take) returned, keeping its capacity.
+    pub(crate) fn restore(&mut self, mut runs: Vec<Run<T, P>>) {
+        runs.clear();
+        if self.runs.is_empty() {
+            self.runs = runs;
+        }
+    }
+
     /// Gives an emptied run back for reuse.
     pub(crate) fn recycle(&mut self, mut run: Run<T, P>) {
         run.clear();
