@@ -34,17 +34,25 @@ pub fn bounded<T, P: Ord>(capacity: usize) -> (Sender<T, P>, Receiver<T, P>) {
         capacity > 0,
         "a bounded priority channel needs a capacity of at least 1"
     );
-    channel(Some(capacity), Order::Strict)
+    channel(Some(capacity), Order::Strict, Admission::Fifo)
 }
 
 /// A channel without a bound: [`Sender::send`] never waits (memory is the limit).
 #[must_use]
 pub fn unbounded<T, P: Ord>() -> (Sender<T, P>, Receiver<T, P>) {
-    channel(None, Order::Strict)
+    channel(None, Order::Strict, Admission::Fifo)
 }
 
-fn channel<T, P: Ord>(capacity: Option<usize>, order: Order<P>) -> (Sender<T, P>, Receiver<T, P>) {
-    let shared = Arc::new(Shared::new(capacity, order));
+fn channel<T, P: Ord>(
+    capacity: Option<usize>,
+    order: Order<P>,
+    admission: Admission,
+) -> (Sender<T, P>, Receiver<T, P>) {
+    let shared = Arc::new(Shared::new(
+        capacity,
+        order,
+        admission == Admission::Priority,
+    ));
     (
         Sender {
             shared: Arc::clone(&shared),
@@ -53,7 +61,26 @@ fn channel<T, P: Ord>(capacity: Option<usize>, order: Order<P>) -> (Sender<T, P>
     )
 }
 
-/// Builds a channel with the opt-in modes: aging, or O(1) levels for small integer priorities.
+/// In which order senders waiting on a full bounded channel are admitted.
+///
+/// Either way a freed slot is handed directly to the chosen waiting sender (a later `send` or
+/// `try_send` cannot take it), and the item is enqueued only when that sender's future is next
+/// polled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Admission {
+    /// In the order the senders started waiting (the default): fair, no sender is overtaken.
+    #[default]
+    Fifo,
+    /// Most urgent priority first, FIFO among equal priorities (the priority given to
+    /// [`Sender::send`] or [`Sender::reserve`]): an urgent producer is not stuck behind
+    /// producers of background work when the channel is full. Like strict priority in the
+    /// queue, a stream of urgent senders can keep a less urgent one waiting.
+    Priority,
+}
+
+/// Builds a channel with the opt-in modes: aging, O(1) levels for small integer priorities,
+/// and priority admission of waiting senders.
 ///
 /// ```
 /// use asyncperf_prioq::Builder;
@@ -68,6 +95,7 @@ fn channel<T, P: Ord>(capacity: Option<usize>, order: Order<P>) -> (Sender<T, P>
 /// ```
 pub struct Builder<P> {
     capacity: Option<usize>,
+    admission: Admission,
     aging: Option<u64>,
     levels: Option<usize>,
     rank: Option<fn(&P) -> u64>,
@@ -80,6 +108,7 @@ impl<P: Ord> Builder<P> {
     pub fn new() -> Self {
         Self {
             capacity: None,
+            admission: Admission::Fifo,
             aging: None,
             levels: None,
             rank: None,
@@ -91,6 +120,14 @@ impl<P: Ord> Builder<P> {
     #[must_use]
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = Some(capacity);
+        self
+    }
+
+    /// In which order senders waiting on a full bounded channel get the slots receivers free:
+    /// [`Admission::Fifo`] (the default) or [`Admission::Priority`].
+    #[must_use]
+    pub fn admission(mut self, admission: Admission) -> Self {
+        self.admission = admission;
         self
     }
 
@@ -115,7 +152,7 @@ impl<P: Ord> Builder<P> {
             },
             _ => Order::Strict,
         };
-        Ok(channel(self.capacity, order))
+        Ok(channel(self.capacity, order, self.admission))
     }
 }
 
@@ -164,6 +201,7 @@ impl<P> fmt::Debug for Builder<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("capacity", &self.capacity)
+            .field("admission", &self.admission)
             .field("aging", &self.aging)
             .field("levels", &self.levels)
             .finish()

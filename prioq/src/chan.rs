@@ -26,6 +26,8 @@ pub(crate) struct Shared<T, P> {
     state: Mutex<State<T, P>>,
     /// `None` for unbounded channels.
     pub(crate) capacity: Option<usize>,
+    /// Waiting senders are admitted most urgent first (FIFO among equals) instead of FIFO.
+    priority_admission: bool,
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
     /// `Queue::drain`, captured where `P: Ord` is known so that dropping the last receiver
@@ -39,14 +41,15 @@ pub(crate) struct State<T, P> {
     receivers: WaitList,
     /// Queued items set aside for granted receivers that have not taken them yet.
     items_granted: usize,
-    senders: WaitList,
+    /// Ordered by priority under priority admission, else by arrival.
+    senders: WaitList<P>,
     /// Free slots set aside for granted senders and for live permits.
     slots_reserved: usize,
     close_watchers: WaitList,
 }
 
 impl<T, P: Ord> Shared<T, P> {
-    pub(crate) fn new(capacity: Option<usize>, order: Order<P>) -> Self {
+    pub(crate) fn new(capacity: Option<usize>, order: Order<P>, priority_admission: bool) -> Self {
         let reserve = capacity.map_or(0, |c| c.min(MAX_PREALLOCATED));
         Self {
             state: Mutex::new(State {
@@ -59,6 +62,7 @@ impl<T, P: Ord> Shared<T, P> {
                 close_watchers: WaitList::new(),
             }),
             capacity,
+            priority_admission,
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             drain: Queue::drain,
@@ -130,52 +134,19 @@ impl<T, P> Shared<T, P> {
 
     // ---- sending ------------------------------------------------------------------------
 
-    /// Acquires room for one item or parks the caller under `key`.
-    ///
-    /// On `Ready(Ok(guard))` the caller owns one unit of room (not counted anywhere) and must
-    /// either push into the queue under the same guard or count it in `slots_reserved`.
-    /// `Ready(Err(()))` means the channel is closed. `key` is `None` whenever this is `Ready`.
-    pub(crate) fn poll_room(
-        &self,
-        key: &mut Option<Key>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<MutexGuard<'_, State<T, P>>, ()>> {
-        let mut st = self.lock();
-        let granted = key.is_some_and(|k| st.senders.status(k) == Status::Granted);
-        if st.closed {
-            if let Some(k) = key.take() {
-                st.senders.remove(k);
-            }
-            if granted {
-                st.slots_reserved -= 1;
-            }
-            return Poll::Ready(Err(()));
-        }
-        if granted {
-            st.slots_reserved -= 1;
-        } else if !self.has_room(&st) {
-            match *key {
-                Some(k) => st.senders.set_waker(k, cx.waker()),
-                None => *key = Some(st.senders.push(cx.waker())),
-            }
-            return Poll::Pending;
-        }
-        if let Some(k) = key.take() {
-            st.senders.remove(k);
-        }
-        Poll::Ready(Ok(st))
-    }
-
     /// A sending future parked under `key` was dropped: pass on a slot granted to it.
     pub(crate) fn cancel_send(&self, key: Key) {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
+        // Dropped after the lock: a priority's destructor is user code.
+        let priority = st.senders.take_order(key);
         if st.senders.remove(key) == Status::Granted {
             st.slots_reserved -= 1;
             self.grant_senders(&mut st, &mut wake);
         }
         drop(st);
         wake.wake();
+        drop(priority);
     }
 
     /// Gives back a slot held by a permit that was dropped unused.
@@ -324,6 +295,52 @@ impl<T, P: Ord> Shared<T, P> {
         } else {
             Err(TryRecvError::Empty)
         }
+    }
+
+    /// Acquires room for one item or parks the caller under `key`.
+    ///
+    /// On `Ready(Ok(guard))` the caller owns one unit of room (not counted anywhere) and must
+    /// either push into the queue under the same guard or count it in `slots_reserved`.
+    /// `Ready(Err(()))` means the channel is closed. `key` is `None` whenever this is `Ready`.
+    ///
+    /// With priority admission the caller's priority moves into the waiter list while it
+    /// waits (to order it there) and is back in `priority` whenever this returns `Ready`.
+    pub(crate) fn poll_room(
+        &self,
+        key: &mut Option<Key>,
+        priority: &mut Option<P>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<MutexGuard<'_, State<T, P>>, ()>> {
+        let mut st = self.lock();
+        let granted = key.is_some_and(|k| st.senders.status(k) == Status::Granted);
+        let ready = if st.closed {
+            if granted {
+                st.slots_reserved -= 1;
+            }
+            Err(())
+        } else if granted {
+            st.slots_reserved -= 1;
+            Ok(())
+        } else if self.has_room(&st) {
+            Ok(())
+        } else {
+            match *key {
+                Some(k) => st.senders.set_waker(k, cx.waker()),
+                None if self.priority_admission && priority.is_some() => {
+                    let order = priority.take();
+                    *key = order.map(|p| st.senders.push_ordered(cx.waker(), p));
+                }
+                None => *key = Some(st.senders.push(cx.waker())),
+            }
+            return Poll::Pending;
+        };
+        if let Some(k) = key.take() {
+            if let Some(p) = st.senders.take_order(k) {
+                *priority = Some(p);
+            }
+            st.senders.remove(k);
+        }
+        Poll::Ready(ready.map(|()| st))
     }
 
     /// Pushes under a guard that owns room for the item (from [`poll_room`](Self::poll_room)

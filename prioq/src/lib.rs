@@ -39,7 +39,8 @@
 //! - MPMC: [`Sender`] and [`Receiver`] are `Clone`; each item goes to exactly one receiver.
 //! - Fairness: waiting receivers get items, and waiting senders get free slots, in the order
 //!   they started waiting. A freed slot or a new item is handed directly to the longest waiter,
-//!   so a later caller (including `try_send`/`try_recv`) cannot barge ahead of it.
+//!   so a later caller (including `try_send`/`try_recv`) cannot barge ahead of it. With
+//!   [`Admission::Priority`], waiting senders are admitted most urgent first instead.
 //! - Closing: [`Sender::close`] / [`Receiver::close`], or dropping the last sender, closes the
 //!   channel. Receivers still get every queued item, then [`RecvError`]; a receiver of a closed,
 //!   empty channel always returns. Dropping the last receiver also closes it: queued items are
@@ -55,7 +56,10 @@
 //!   `W`, an item whose priority has [`Rank`] `r` is overtaken by at most `W * r` later sends;
 //!   items sent fewer than `W` sends apart keep strict order. Clock-free and deterministic.
 //! - **Levels** ([`Builder::levels`]): small integer priorities (ranks below a bound of at
-//!   most 64) each get an O(1) FIFO bucket instead of a place in the O(log n) heap; same order.
+//!   most 64) each get a fixed O(1) FIFO bucket; same order.
+//! - **Priority admission** ([`Builder::admission`] with [`Admission::Priority`]): when a
+//!   bounded channel is full, the most urgent waiting sender gets the next free slot (FIFO
+//!   among equal priorities), so urgent producers are not stuck behind background ones.
 //!
 //! # Cancel safety
 //!
@@ -78,10 +82,14 @@
 //!
 //! One short critical section per operation under a `std::sync::Mutex`: the queue, the closed
 //! flag and both waiter lists live together, so nothing needs a second lock or a semaphore.
-//! Waiters are kept in a slab with an intrusive FIFO list: parking allocates nothing after
-//! warm-up, and each item or slot wakes exactly the one task it is handed to. The heap is keyed
-//! by `(priority, sequence)`; bounded channels preallocate up to 4096 slots, so a warm bounded
-//! channel does not allocate per item. Measured numbers, beside `async-priority-channel`,
+//! Waiters are kept in a slab with an intrusive list: parking allocates nothing after warm-up,
+//! and each item or slot wakes exactly the one task it is handed to.
+//!
+//! Items are stored by distinct priority: while at most 32 distinct priorities are queued (the
+//! usual handful of levels), each has a FIFO run, so a receive is O(1) and a send O(log k).
+//! With more, the queue spills into a binary heap keyed by `(priority, sequence)` until it has
+//! drained (and at least 4096 sends have passed). Emptied runs are recycled, so a warm bounded
+//! channel does not allocate per item (`tests/alloc.rs` counts). Measured numbers, beside `async-priority-channel`,
 //! `async-channel`, tokio's mpsc and a `Mutex<BinaryHeap>` baseline, are in the README.
 //!
 //! # Features
@@ -99,7 +107,7 @@ mod runs;
 mod sender;
 mod waiters;
 
-pub use builder::{Builder, bounded, unbounded};
+pub use builder::{Admission, Builder, bounded, unbounded};
 pub use error::{BuildError, RecvError, SendError, TryRecvError, TrySendError};
 pub use rank::Rank;
 pub use receiver::{Receiver, RecvFuture, RecvManyFuture, RecvWithPriorityFuture};

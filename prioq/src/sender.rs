@@ -42,7 +42,8 @@ impl<T, P: Ord> Sender<T, P> {
     pub fn send(&self, item: T, priority: P) -> SendFuture<'_, T, P> {
         SendFuture {
             shared: &self.shared,
-            msg: Some((item, priority)),
+            item: Some(item),
+            priority: Some(priority),
             key: None,
         }
     }
@@ -182,7 +183,9 @@ impl<T, P> fmt::Debug for Sender<T, P> {
 #[must_use = "futures do nothing unless polled"]
 pub struct SendFuture<'a, T, P> {
     shared: &'a Shared<T, P>,
-    msg: Option<(T, P)>,
+    item: Option<T>,
+    /// Lent to the waiter list while parked under priority admission.
+    priority: Option<P>,
     key: Option<Key>,
 }
 
@@ -194,19 +197,21 @@ impl<T, P: Ord> Future for SendFuture<'_, T, P> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let Some(msg) = this.msg.take() else {
+        if this.item.is_none() {
             return Poll::Ready(Ok(())); // polled after completion
+        }
+        let ready = this.shared.poll_room(&mut this.key, &mut this.priority, cx);
+        let Poll::Ready(ready) = ready else {
+            return Poll::Pending;
         };
-        match this.shared.poll_room(&mut this.key, cx) {
-            Poll::Ready(Ok(guard)) => {
-                this.shared.push_and_unlock(guard, msg.0, msg.1);
+        match (ready, this.item.take(), this.priority.take()) {
+            (Ok(guard), Some(item), Some(priority)) => {
+                this.shared.push_and_unlock(guard, item, priority);
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(())) => Poll::Ready(Err(SendError(msg))),
-            Poll::Pending => {
-                this.msg = Some(msg);
-                Poll::Pending
-            }
+            (Err(()), Some(item), Some(priority)) => Poll::Ready(Err(SendError((item, priority)))),
+            // Unreachable: the priority is back whenever `poll_room` is ready.
+            _ => Poll::Ready(Ok(())),
         }
     }
 }
@@ -231,6 +236,7 @@ impl<T, P> fmt::Debug for SendFuture<'_, T, P> {
 #[must_use = "futures do nothing unless polled"]
 pub struct ReserveFuture<'a, T, P> {
     shared: &'a Shared<T, P>,
+    /// Lent to the waiter list while parked under priority admission.
     priority: Option<P>,
     key: Option<Key>,
 }
@@ -242,8 +248,11 @@ impl<'a, T, P: Ord> Future for ReserveFuture<'a, T, P> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.priority.is_none() && this.key.is_none() {
+            return Poll::Pending; // polled after completion: never hand out a second slot
+        }
         let shared = this.shared;
-        match shared.poll_room(&mut this.key, cx) {
+        match shared.poll_room(&mut this.key, &mut this.priority, cx) {
             Poll::Ready(Ok(mut guard)) => {
                 Shared::hold_slot(&mut guard);
                 drop(guard);

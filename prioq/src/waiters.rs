@@ -23,24 +23,26 @@ pub(crate) enum Status {
 }
 
 #[derive(Debug)]
-struct Slot {
+struct Slot<K> {
     waker: Option<Waker>,
+    /// The waiter's place in an ordered list ([`WaitList::push_ordered`]).
+    key: Option<K>,
     status: Status,
     prev: usize,
     /// Next linked waiter, or the next free slot while this slot is free.
     next: usize,
 }
 
-/// Parked futures in arrival order.
+/// Parked futures in arrival order, or ordered by a key (FIFO among equal keys).
 #[derive(Debug)]
-pub(crate) struct WaitList {
-    slots: Vec<Slot>,
+pub(crate) struct WaitList<K = ()> {
+    slots: Vec<Slot<K>>,
     head: usize,
     tail: usize,
     free: usize,
 }
 
-impl WaitList {
+impl<K> WaitList<K> {
     pub(crate) const fn new() -> Self {
         Self {
             slots: Vec::new(),
@@ -57,11 +59,34 @@ impl WaitList {
 
     /// Parks a new waiter at the back of the list.
     pub(crate) fn push(&mut self, waker: &Waker) -> Key {
+        self.insert_after(self.tail, waker, None)
+    }
+
+    /// Parks a new waiter behind every waiter whose key is not greater than `order`.
+    pub(crate) fn push_ordered(&mut self, waker: &Waker, order: K) -> Key
+    where
+        K: Ord,
+    {
+        let mut after = self.tail;
+        while after != NIL && self.slots[after].key.as_ref().is_some_and(|k| *k > order) {
+            after = self.slots[after].prev;
+        }
+        self.insert_after(after, waker, Some(order))
+    }
+
+    /// Links a new slot after `prev` (`NIL`: at the head).
+    fn insert_after(&mut self, prev: usize, waker: &Waker, order: Option<K>) -> Key {
+        let next = if prev == NIL {
+            self.head
+        } else {
+            self.slots[prev].next
+        };
         let slot = Slot {
             waker: Some(waker.clone()),
+            key: order,
             status: Status::Waiting,
-            prev: self.tail,
-            next: NIL,
+            prev,
+            next,
         };
         let key = if self.free == NIL {
             self.slots.push(slot);
@@ -72,13 +97,22 @@ impl WaitList {
             self.slots[key] = slot;
             key
         };
-        if self.tail == NIL {
+        if prev == NIL {
             self.head = key;
         } else {
-            self.slots[self.tail].next = key;
+            self.slots[prev].next = key;
         }
-        self.tail = key;
+        if next == NIL {
+            self.tail = key;
+        } else {
+            self.slots[next].prev = key;
+        }
         key
+    }
+
+    /// Takes back the key a waiter was ordered by.
+    pub(crate) fn take_order(&mut self, key: Key) -> Option<K> {
+        self.slots[key].key.take()
     }
 
     pub(crate) fn status(&self, key: Key) -> Status {
@@ -101,6 +135,7 @@ impl WaitList {
         }
         let slot = &mut self.slots[key];
         slot.waker = None;
+        slot.key = None;
         slot.next = self.free;
         self.free = key;
         status
@@ -188,7 +223,7 @@ mod tests {
 
     #[test]
     fn grants_in_arrival_order_and_reuses_slots() {
-        let mut list = WaitList::new();
+        let mut list = WaitList::<()>::new();
         let w = Waker::noop();
         let a = list.push(w);
         let b = list.push(w);
@@ -211,8 +246,34 @@ mod tests {
     }
 
     #[test]
-    fn wake_all_keeps_waiters_linked() {
+    fn ordered_waiters_are_granted_by_key_then_arrival() {
         let mut list = WaitList::new();
+        let w = Waker::noop();
+        let keys: Vec<(Key, u8)> = [3u8, 1, 2, 1, 3, 0]
+            .into_iter()
+            .map(|k| (list.push_ordered(w, k), k))
+            .collect();
+        let mut granted = Vec::new();
+        while list.grant_first().is_some() {
+            let (k, order) = keys
+                .iter()
+                .copied()
+                .find(|&(k, _)| {
+                    list.status(k) == Status::Granted && !granted.iter().any(|&(g, _)| g == k)
+                })
+                .unwrap();
+            granted.push((k, order));
+        }
+        let orders: Vec<u8> = granted.iter().map(|&(_, o)| o).collect();
+        assert_eq!(orders, [0, 1, 1, 2, 3, 3]);
+        // FIFO among equal keys: the first `1` pushed is granted first.
+        assert_eq!(granted[1].0, keys[1].0);
+        assert_eq!(list.take_order(keys[0].0), Some(3));
+    }
+
+    #[test]
+    fn wake_all_keeps_waiters_linked() {
+        let mut list = WaitList::<()>::new();
         let a = list.push(Waker::noop());
         let mut out = Wakeups::default();
         list.wake_all(&mut out);

@@ -51,11 +51,19 @@ fn warm_bounded_channel_allocates_nothing_per_item() {
         for _ in 0..4 {
             round(&tx, &rx, wide); // warm-up: runs, spill heap, waiter slabs reach their size
         }
-        let (allocations, ()) = ALLOC.count_allocations(|| {
-            for _ in 0..100 {
-                round(&tx, &rx, wide);
-            }
-        });
-        assert_eq!(allocations, 0, "wide priorities: {wide}");
+        // The counter is process-wide, so the test harness's own threads can add a stray
+        // allocation to one measurement; a per-item allocation would show in every one.
+        let fewest = (0..5)
+            .map(|_| {
+                ALLOC
+                    .count_allocations(|| {
+                        for _ in 0..40 {
+                            round(&tx, &rx, wide);
+                        }
+                    })
+                    .0
+            })
+            .min();
+        assert_eq!(fewest, Some(0), "wide priorities: {wide}");
     }
 }

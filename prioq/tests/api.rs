@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use asyncperf_prioq::{
-    BuildError, Builder, RecvError, SendError, TryRecvError, TrySendError, bounded, unbounded,
+    Admission, BuildError, Builder, RecvError, SendError, TryRecvError, TrySendError, bounded,
+    unbounded,
 };
 use futures::StreamExt;
 
@@ -174,6 +175,55 @@ async fn blocked_senders_are_admitted_in_arrival_order() {
     for h in handles {
         h.await.unwrap().unwrap();
     }
+}
+
+#[tokio::test]
+async fn priority_admission_lets_urgent_senders_in_first_fifo_among_equals() {
+    let (tx, rx) = Builder::<u8>::new()
+        .capacity(1)
+        .admission(Admission::Priority)
+        .build::<&str>()
+        .unwrap();
+    tx.send("first", 9).await.unwrap();
+    let mut handles = Vec::new();
+    for (item, prio) in [("c", 3), ("a1", 1), ("b", 2), ("a2", 1)] {
+        let tx = tx.clone();
+        handles.push(tokio::spawn(async move { tx.send(item, prio).await }));
+        tokio::task::yield_now().await; // park senders one after another
+    }
+    let tx2 = tx.clone();
+    let reserving = tokio::spawn(async move {
+        let permit = tx2.reserve(0).await.unwrap();
+        permit.send("reserved").unwrap();
+    });
+    tokio::task::yield_now().await;
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        got.push(rx.recv().await.unwrap());
+    }
+    assert_eq!(got, ["first", "reserved", "a1", "a2", "b", "c"]);
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    reserving.await.unwrap();
+}
+
+#[tokio::test]
+async fn priority_admission_gives_items_back_on_close() {
+    let (tx, rx) = Builder::<u8>::new()
+        .capacity(1)
+        .admission(Admission::Priority)
+        .build::<u32>()
+        .unwrap();
+    tx.send(0, 0).await.unwrap();
+    let tx2 = tx.clone();
+    let parked = tokio::spawn(async move { tx2.send(7, 4).await });
+    let tx3 = tx.clone();
+    let reserving = tokio::spawn(async move { tx3.reserve(5).await.map(drop) });
+    tokio::task::yield_now().await;
+    rx.close();
+    assert_eq!(parked.await.unwrap(), Err(SendError((7, 4))));
+    assert_eq!(reserving.await.unwrap(), Err(SendError(5)));
 }
 
 #[tokio::test]

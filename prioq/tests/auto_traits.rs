@@ -1,9 +1,9 @@
 //! `Send`/`Sync`/`Unpin` of every public type and named future.
 
 use asyncperf_prioq::{
-    BuildError, Builder, ClosedFuture, Permit, Receiver, RecvError, RecvFuture, RecvManyFuture,
-    RecvWithPriorityFuture, ReserveFuture, SendError, SendFuture, Sender, TryRecvError,
-    TrySendError,
+    Admission, BuildError, Builder, ClosedFuture, Permit, Receiver, RecvError, RecvFuture,
+    RecvManyFuture, RecvWithPriorityFuture, ReserveFuture, SendError, SendFuture, Sender,
+    TryRecvError, TrySendError,
 };
 use static_assertions::assert_impl_all;
 
@@ -23,6 +23,7 @@ assert_impl_all!(RecvWithPriorityFuture<'static, Item, u32>: Send, Sync, Unpin);
 assert_impl_all!(RecvManyFuture<'static, Item, u32>: Send, Unpin);
 assert_impl_all!(RecvManyFuture<'static, u8, u32>: Send, Sync, Unpin);
 assert_impl_all!(Builder<u32>: Send, Sync, Unpin);
+assert_impl_all!(Admission: Send, Sync, Unpin, Copy);
 assert_impl_all!(SendError<Item>: Send);
 assert_impl_all!(TrySendError<Item>: Send);
 assert_impl_all!(SendError<u8>: Send, Sync, Unpin);

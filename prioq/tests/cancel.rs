@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use asyncperf_prioq::{Receiver, TryRecvError, bounded, unbounded};
+use asyncperf_prioq::{Admission, Builder, Receiver, TryRecvError, bounded, unbounded};
 use futures::{FutureExt, Stream};
 
 /// A waker that counts its wake-ups.
@@ -197,6 +197,37 @@ fn send_granted_a_slot_with_nobody_behind_returns_it() {
     drop(fa);
     assert_eq!(rx.len(), 0);
     tx.try_send(9, 0).unwrap();
+}
+
+#[test]
+fn priority_admission_passes_a_granted_slot_to_the_next_most_urgent_sender() {
+    let (tx, rx) = Builder::<u8>::new()
+        .capacity(1)
+        .admission(Admission::Priority)
+        .build::<u32>()
+        .unwrap();
+    tx.try_send(0, 0).unwrap();
+    let (a, b, c) = (Task::new(), Task::new(), Task::new());
+    let mut low = tx.send(1, 7);
+    let mut high = tx.send(2, 1);
+    let mut mid = tx.send(3, 4);
+    assert!(a.poll(&mut low).is_pending());
+    assert!(b.poll(&mut high).is_pending());
+    assert!(c.poll(&mut mid).is_pending());
+    assert_eq!(rx.try_recv(), Ok(0));
+    assert_eq!(
+        (a.woken(), b.woken(), c.woken()),
+        (0, 1, 0),
+        "most urgent first"
+    );
+    drop(high); // granted, not polled: the slot goes to the next most urgent
+    assert_eq!(c.woken(), 1);
+    assert!(matches!(c.poll(&mut mid), Poll::Ready(Ok(()))));
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(a.woken(), 1);
+    drop(low); // granted, nobody behind: the slot is free again
+    assert_eq!(rx.len(), 0);
+    tx.try_send(9, 9).unwrap();
 }
 
 #[test]

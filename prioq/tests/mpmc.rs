@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use asyncperf_prioq::{Receiver, Sender, bounded, unbounded};
+use asyncperf_prioq::{Admission, Builder, Receiver, Sender, bounded, unbounded};
 
 /// Generous hang guard only; nothing waits on it in a passing run.
 const HANG_GUARD: Duration = Duration::from_secs(60);
@@ -80,6 +80,16 @@ async fn four_by_four_unbounded_delivers_everything_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_one_with_many_producers_delivers_everything_once() {
     let (tx, rx) = bounded(1);
+    produce_and_consume(tx, rx, 6, 3, 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn priority_admission_under_contention_delivers_everything_once() {
+    let (tx, rx) = Builder::new()
+        .capacity(4)
+        .admission(Admission::Priority)
+        .build()
+        .unwrap();
     produce_and_consume(tx, rx, 6, 3, 1_000).await;
 }
 
