@@ -71,8 +71,9 @@ impl<T, P: Ord> Shared<T, P> {
 }
 
 impl<T, P> Shared<T, P> {
-    /// The state, even if a panic (in `P::cmp`, say) poisoned the lock: every update below
-    /// keeps the counts consistent before it can call user code, and the heap stays memory-safe.
+    /// The state, even if a panic poisoned the lock. The only user code run under the lock is
+    /// `P::cmp`; a panicking `Ord` (already reported to its caller) may leave the order or a
+    /// count wrong, never memory unsafe, and other handles keep working rather than cascade.
     #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, State<T, P>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
