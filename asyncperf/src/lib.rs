@@ -7,6 +7,7 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
+//! | `prioq` | [`prioq`] | [`asyncperf-prioq`](https://docs.rs/asyncperf-prioq): async MPMC priority channel, FIFO among equal priorities, bounded with backpressure |
 //! | `weakcache` | [`weakcache`] | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
 //! | `profiler` | [`profiler`] | [`asyncperf-profiler`](https://docs.rs/asyncperf-profiler): per-name wall/busy/scheduled/idle timing with percentiles |
 //! | `runtime-select` | [`runtime_select`] | [`asyncperf-runtime-select`](https://docs.rs/asyncperf-runtime-select): choose and build the tokio runtime flavour, with fallback |
@@ -14,6 +15,10 @@
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "prioq")]
+#[doc(inline)]
+pub use asyncperf_prioq as prioq;
 
 #[cfg(feature = "weakcache")]
 #[doc(inline)]

@@ -1,0 +1,370 @@
+//! The queued items in delivery order: smallest priority first, send order among equals.
+//!
+//! Strict order keeps one FIFO run per distinct priority ([`Runs`]) while few distinct
+//! priorities are queued, and spills into a binary heap keyed by `(priority, sequence)` when
+//! there are many, until the queue is empty again; the sequence number makes ties FIFO. Aging
+//! uses a heap keyed by `(deadline, priority, sequence)`. In levels mode each rank below the
+//! level count gets its own FIFO bucket (found in O(1) through an occupancy bitmask) and only
+//! larger ranks go to the heap.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::heap::{Entry, MinHeap};
+use crate::runs::{Run, Runs};
+
+/// After spilling, strict order stays in the heap for at least this many sends (and until the
+/// queue is empty), so a workload with many distinct priorities and a shallow queue does not
+/// rebuild runs and spill them again every time the queue drains.
+pub(crate) const SPILL_HOLD: u64 = 4096;
+
+/// How items are ordered, fixed when the channel is built.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Order<P> {
+    /// Strict priority, FIFO among equals.
+    Strict,
+    /// Earliest virtual deadline: `sequence + window * rank(priority)`.
+    Aging { window: u64, rank: RankFn<P> },
+    /// Strict priority; ranks below `count` (at most 64) in O(1) buckets.
+    Levels { count: u8, rank: RankFn<P> },
+}
+
+/// One FIFO bucket per rank below the level count.
+type Buckets<T, P> = Box<[VecDeque<(T, P)>]>;
+
+/// Maps a priority to its [`Rank`](crate::Rank).
+type RankFn<P> = fn(&P) -> u64;
+
+/// Strict order: `(priority, sequence)`.
+type StrictHeap<T, P> = MinHeap<(P, u64), T>;
+
+/// Aging: `(deadline, priority, sequence)`.
+type AgingHeap<T, P> = MinHeap<(u64, P, u64), T>;
+
+#[derive(Debug)]
+struct Levels<T, P> {
+    buckets: Buckets<T, P>,
+    /// Bit `i` set when `buckets[i]` is not empty.
+    occupied: u64,
+    rank: RankFn<P>,
+}
+
+/// Items taken out of a queue, to be dropped after the lock is released.
+#[derive(Debug)]
+pub(crate) struct Drained<T, P> {
+    _heap: Vec<Entry<(P, u64), T>>,
+    _aged: Vec<Entry<(u64, P, u64), T>>,
+    _buckets: Option<Buckets<T, P>>,
+    _runs: Vec<Run<T, P>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Queue<T, P> {
+    /// Strict order only: items live here unless `spilled`.
+    runs: Option<Runs<T, P>>,
+    /// Strict order with too many distinct priorities: every item is in the heap until the
+    /// queue is empty again, and `seq` has reached `spilled_until`.
+    spilled: bool,
+    spilled_until: u64,
+    /// Strict order (spilled) and levels mode (ranks without a bucket).
+    heap: StrictHeap<T, P>,
+    /// Aging only.
+    aged: AgingHeap<T, P>,
+    levels: Option<Levels<T, P>>,
+    aging: Option<(u64, RankFn<P>)>,
+    seq: u64,
+    len: usize,
+}
+
+impl<T, P> Queue<T, P> {
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.seq;
+        self.seq += 1;
+        seq
+    }
+}
+
+impl<T, P: Ord> Queue<T, P> {
+    /// `reserve` items of room up front for the aging heap (the other stores grow once and
+    /// keep their capacity), so a bounded channel stops allocating once warm.
+    pub(crate) fn new(order: Order<P>, reserve: usize) -> Self {
+        let (aging, levels) = match order {
+            Order::Strict => (None, None),
+            Order::Aging { window, rank } => (Some((window, rank)), None),
+            Order::Levels { count, rank } => {
+                let buckets = (0..count).map(|_| VecDeque::new()).collect();
+                let levels = Levels {
+                    buckets,
+                    occupied: 0,
+                    rank,
+                };
+                (None, Some(levels))
+            }
+        };
+        let strict = matches!(order, Order::Strict);
+        Self {
+            runs: strict.then(Runs::new),
+            spilled: false,
+            spilled_until: 0,
+            heap: MinHeap::with_capacity(0),
+            aged: MinHeap::with_capacity(if aging.is_some() { reserve } else { 0 }),
+            levels,
+            aging,
+            seq: 0,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, item: T, priority: P) {
+        self.len += 1;
+        let (item, priority) = match &mut self.runs {
+            Some(runs) if !self.spilled => match runs.push(item, priority) {
+                Ok(()) => return,
+                Err(back) => {
+                    self.spill();
+                    back
+                }
+            },
+            _ => (item, priority),
+        };
+        if let Some((window, rank)) = self.aging {
+            let seq = self.next_seq();
+            let deadline = seq.saturating_add(window.saturating_mul(rank(&priority)));
+            self.aged.push((deadline, priority, seq), item);
+            return;
+        }
+        if let Some(levels) = &mut self.levels {
+            let rank = (levels.rank)(&priority);
+            if let Some(bucket) = levels.buckets.get_mut(rank as usize) {
+                bucket.push_back((item, priority));
+                levels.occupied |= 1 << rank;
+                return;
+            }
+        }
+        let seq = self.next_seq();
+        self.heap.push((priority, seq), item);
+    }
+
+    /// Moves every run into the heap, in FIFO order within each priority.
+    #[cold]
+    fn spill(&mut self) {
+        let Some(runs) = &mut self.runs else { return };
+        let mut taken = runs.take();
+        for mut run in taken.drain(..) {
+            for (item, priority) in run.drain(..) {
+                let seq = self.seq;
+                self.seq += 1;
+                self.heap.push((priority, seq), item);
+            }
+            runs.recycle(run);
+        }
+        runs.restore(taken);
+        self.spilled = true;
+        self.spilled_until = self.seq.saturating_add(SPILL_HOLD);
+    }
+
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<(T, P)> {
+        if !self.spilled
+            && let Some(runs) = &mut self.runs
+        {
+            let out = runs.pop();
+            self.len -= usize::from(out.is_some());
+            return out;
+        }
+        if self.aging.is_some() {
+            let e = self.aged.pop()?;
+            self.len -= 1;
+            return Some((e.item, e.key.1));
+        }
+        if let Some(levels) = &mut self.levels
+            && levels.occupied != 0
+        {
+            let rank = levels.occupied.trailing_zeros() as usize;
+            let bucket = &mut levels.buckets[rank];
+            let out = bucket.pop_front();
+            if bucket.is_empty() {
+                levels.occupied &= !(1 << rank);
+            }
+            self.len -= 1;
+            return out;
+        }
+        let e = self.heap.pop()?;
+        self.len -= 1;
+        if self.len == 0 && self.seq >= self.spilled_until {
+            self.spilled = false;
+        }
+        Some((e.item, e.key.0))
+    }
+
+    /// The priority [`pop`](Self::pop) would return next.
+    pub(crate) fn peek_priority(&self) -> Option<&P> {
+        if !self.spilled
+            && let Some(runs) = &self.runs
+        {
+            return runs.peek_priority();
+        }
+        if self.aging.is_some() {
+            return self.aged.peek().map(|e| &e.key.1);
+        }
+        if let Some(levels) = &self.levels
+            && levels.occupied != 0
+        {
+            let rank = levels.occupied.trailing_zeros() as usize;
+            return levels.buckets[rank].front().map(|(_, p)| p);
+        }
+        self.heap.peek().map(|e| &e.key.0)
+    }
+
+    /// Items queued at `priority`: O(log k) in runs, O(1) for a levels bucket, else a scan of
+    /// the heap.
+    pub(crate) fn len_of(&self, priority: &P) -> usize {
+        if !self.spilled
+            && let Some(runs) = &self.runs
+        {
+            return runs.len_of(priority);
+        }
+        if let Some(levels) = &self.levels
+            && let Some(bucket) = levels.buckets.get((levels.rank)(priority) as usize)
+        {
+            return bucket.len();
+        }
+        let in_heap = self.heap.iter().filter(|e| e.key.0 == *priority).count();
+        in_heap + self.aged.iter().filter(|e| e.key.1 == *priority).count()
+    }
+
+    /// Queued items per priority, smallest priority first.
+    pub(crate) fn lengths(&self) -> BTreeMap<P, usize>
+    where
+        P: Clone,
+    {
+        let mut out = BTreeMap::new();
+        if let Some(runs) = &self.runs {
+            for (p, n) in runs.iter_counts() {
+                out.insert(p.clone(), n);
+            }
+        }
+        if let Some(levels) = &self.levels {
+            for bucket in &levels.buckets {
+                if let Some((_, p)) = bucket.front() {
+                    out.insert(p.clone(), bucket.len());
+                }
+            }
+        }
+        for p in self.heap.iter().map(|e| &e.key.0) {
+            *out.entry(p.clone()).or_insert(0) += 1;
+        }
+        for p in self.aged.iter().map(|e| &e.key.1) {
+            *out.entry(p.clone()).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Removes every item without dropping any: the caller drops them outside the lock.
+    pub(crate) fn drain(&mut self) -> Drained<T, P> {
+        self.len = 0;
+        self.spilled = false;
+        let buckets = self.levels.as_mut().map(|levels| {
+            levels.occupied = 0;
+            let empty = (0..levels.buckets.len()).map(|_| VecDeque::new()).collect();
+            std::mem::replace(&mut levels.buckets, empty)
+        });
+        Drained {
+            _heap: self.heap.take(),
+            _aged: self.aged.take(),
+            _buckets: buckets,
+            _runs: self.runs.as_mut().map(Runs::take).unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rank::Rank;
+
+    fn drain_all<P: Ord>(q: &mut Queue<u32, P>) -> Vec<u32> {
+        std::iter::from_fn(|| q.pop().map(|(t, _)| t)).collect()
+    }
+
+    #[test]
+    fn strict_is_min_first_and_fifo_among_equals() {
+        let mut q = Queue::new(Order::Strict, 0);
+        for (i, p) in [3u8, 1, 3, 0, 1, 3].into_iter().enumerate() {
+            q.push(i as u32, p);
+        }
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.peek_priority(), Some(&0));
+        assert_eq!(q.len_of(&3), 3);
+        assert_eq!(drain_all(&mut q), [3, 1, 4, 0, 2, 5]);
+    }
+
+    #[test]
+    fn strict_spills_to_the_heap_with_many_priorities_and_comes_back_when_empty() {
+        let mut q = Queue::new(Order::Strict, 0);
+        let n = crate::runs::MAX_RUNS as u32 * 3;
+        // Every priority twice, interleaved: ties must stay FIFO across the spill.
+        let sends: Vec<(u32, u32)> = (0..2 * n).map(|i| (i, (i * 7) % n)).collect();
+        for &(item, p) in &sends {
+            q.push(item, p);
+        }
+        assert!(q.spilled);
+        assert_eq!(q.len_of(&5), 2);
+        let mut want = sends.clone();
+        want.sort_by_key(|&(item, p)| (p, item));
+        let got: Vec<u32> = drain_all(&mut q);
+        assert_eq!(got, want.iter().map(|&(i, _)| i).collect::<Vec<_>>());
+        assert!(q.spilled, "held in the heap for a while");
+        for i in 0..SPILL_HOLD as u32 {
+            q.push(i, i % 3);
+            assert_eq!(q.pop(), Some((i, i % 3)));
+        }
+        assert!(!q.spilled, "back to runs once held long enough and empty");
+        q.push(1, 1);
+        q.push(0, 0);
+        assert_eq!(drain_all(&mut q), [0, 1]);
+    }
+
+    #[test]
+    fn levels_match_strict_including_overflow_heap() {
+        let order = Order::Levels {
+            count: 4,
+            rank: <u8 as Rank>::rank,
+        };
+        let mut q = Queue::new(order, 0);
+        let prios = [9u8, 1, 3, 0, 1, 9, 5, 3, 0];
+        for (i, p) in prios.into_iter().enumerate() {
+            q.push(i as u32, p);
+        }
+        assert_eq!(q.len_of(&1), 2);
+        assert_eq!(q.len_of(&9), 2);
+        let lengths: Vec<_> = q.lengths().into_iter().collect();
+        assert_eq!(lengths, [(0, 2), (1, 2), (3, 2), (5, 1), (9, 2)]);
+        assert_eq!(drain_all(&mut q), [3, 8, 1, 4, 2, 7, 6, 0, 5]);
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn aging_bounds_overtaking() {
+        // Window 2: an item of rank 3 is overtaken by at most 2 * 3 later sends.
+        let order = Order::Aging {
+            window: 2,
+            rank: <u8 as Rank>::rank,
+        };
+        let mut q = Queue::new(order, 0);
+        q.push(100, 3);
+        for i in 0..10 {
+            q.push(i, 0);
+        }
+        let out = drain_all(&mut q);
+        let pos = out.iter().position(|&x| x == 100).unwrap();
+        assert!(pos <= 6, "{out:?}");
+        assert!(pos >= 5, "strict priority within the window: {out:?}");
+    }
+}
