@@ -7,7 +7,12 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
+//! | `limiter` | [`limiter`] | `asyncperf-limiter`: bounded-concurrency maps without a chunk barrier, a fair resizable semaphore, a GCRA rate limiter |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "limiter")]
+#[doc(inline)]
+pub use asyncperf_limiter as limiter;

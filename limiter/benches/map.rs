@@ -1,0 +1,329 @@
+//! Bounded-concurrency maps, ours (`asyncperf`) beside the usual ways of writing them.
+//!
+//! Peers, all given the same items, the same work and the same concurrency:
+//! - `futures`: `stream::iter(items).map(f).buffer_unordered(c)` / `.buffered(c)`;
+//! - `futures-buffered`: `buffered_unordered(c)` / `buffered_ordered(c)`;
+//! - `joinset-semaphore`: a tokio `JoinSet` with a `Semaphore` permit taken before each spawn,
+//!   reaped as it goes (the bounded-spawn idiom);
+//! - `chunked-gather`: the reference this crate replaces, written in Rust: a `Semaphore(c)`
+//!   around each item, `join_all` over chunks of 1000, every result kept.
+//!
+//! Scenarios:
+//! - `zero_work_*` (wall time, current-thread runtime): the per-item overhead of each
+//!   implementation when the work itself costs nothing (`async move { i }`).
+//! - `tail_makespan_*` (simulated time): items sleep a heavy-tailed latency (Pareto, xm = 1 ms,
+//!   alpha = 1.5, capped at 5 s, fixed seed) on a paused tokio clock. Each iteration builds a
+//!   paused runtime, runs the whole map and returns, through `iter_custom`, the *virtual*
+//!   makespan (tokio `Instant` after minus before). So the time criterion reports for these
+//!   groups is how long the job would take in production with those latencies, identical for
+//!   every run; the CPU each implementation spends does not enter into it (the
+//!   `zero_work_*` groups measure that). Every implementation runs on the same kind of paused
+//!   runtime, with the same latencies in the same order.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncperf_testkit::bench::{OURS, note, pick};
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use futures::StreamExt;
+use futures_buffered::BufferedStreamExt;
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+const CONCURRENCY: usize = 64;
+const CHUNK: usize = 1000;
+
+fn current_thread() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+}
+
+fn paused_runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The implementations, each generic over the work so both scenarios share them.
+
+async fn ours_unordered<F, Fut>(n: usize, c: usize, work: F) -> u64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let mut s = asyncperf_limiter::map_unordered(0..n, c, work);
+    let mut acc: u64 = 0;
+    while let Some(x) = s.next().await {
+        acc += x;
+    }
+    acc
+}
+
+async fn ours_ordered<F, Fut>(n: usize, c: usize, work: F) -> u64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let mut s = asyncperf_limiter::map_ordered(0..n, c, work);
+    let mut acc: u64 = 0;
+    while let Some(x) = s.next().await {
+        acc = acc.wrapping_mul(31).wrapping_add(x);
+    }
+    acc
+}
+
+async fn futures_unordered<F, Fut>(n: usize, c: usize, work: F) -> u64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let mut s = futures::stream::iter(0..n).map(work).buffer_unordered(c);
+    let mut acc: u64 = 0;
+    while let Some(x) = s.next().await {
+        acc += x;
+    }
+    acc
+}
+
+async fn futures_ordered<F, Fut>(n: usize, c: usize, work: F) -> u64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let mut s = futures::stream::iter(0..n).map(work).buffered(c);
+    let mut acc: u64 = 0;
+    while let Some(x) = s.next().await {
+        acc = acc.wrapping_mul(31).wrapping_add(x);
+    }
+    acc
+}
+
+async fn fb_unordered<F, Fut>(n: usize, c: usize, work: F) -> u64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let mut s = futures::stream::iter(0..n).map(work).buffered_unordered(c);
+    let mut acc: u64 = 0;
+    while let Some(x) = s.next().await {
+        acc += x;
+    }
+    acc
+}
+
+async fn fb_ordered<F, Fut>(n: usize, c: usize, work: F) -> u64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let mut s = futures::stream::iter(0..n).map(work).buffered_ordered(c);
+    let mut acc: u64 = 0;
+    while let Some(x) = s.next().await {
+        acc = acc.wrapping_mul(31).wrapping_add(x);
+    }
+    acc
+}
+
+async fn joinset_semaphore<F, Fut>(n: usize, c: usize, mut work: F) -> u64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = u64> + Send + 'static,
+{
+    let semaphore = Arc::new(Semaphore::new(c));
+    let mut set = JoinSet::new();
+    let mut acc: u64 = 0;
+    for i in 0..n {
+        let permit = Arc::clone(&semaphore)
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let fut = work(i);
+        set.spawn(async move {
+            let out = fut.await;
+            drop(permit);
+            out
+        });
+        while let Some(done) = set.try_join_next() {
+            acc += done.expect("no panics");
+        }
+    }
+    while let Some(done) = set.join_next().await {
+        acc += done.expect("no panics");
+    }
+    acc
+}
+
+async fn chunked_gather<F, Fut>(n: usize, c: usize, mut work: F) -> u64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let semaphore = Semaphore::new(c);
+    let mut results = Vec::new();
+    let items: Vec<usize> = (0..n).collect();
+    for chunk in items.chunks(CHUNK) {
+        let batch = chunk.iter().map(|&i| {
+            let fut = work(i);
+            let semaphore = &semaphore;
+            async move {
+                let _permit = semaphore.acquire().await.expect("never closed");
+                fut.await
+            }
+        });
+        results.extend(futures::future::join_all(batch).await);
+    }
+    results.iter().sum()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zero work: per-item overhead.
+
+async fn zero(i: usize) -> u64 {
+    black_box(i as u64)
+}
+
+fn zero_work(c: &mut Criterion) {
+    let n = pick(100_000, 20_000);
+    let rt = current_thread();
+
+    let mut group = c.benchmark_group("zero_work_unordered");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(OURS, |b| {
+        b.to_async(&rt)
+            .iter(|| ours_unordered(n, CONCURRENCY, zero))
+    });
+    group.bench_function("futures", |b| {
+        b.to_async(&rt)
+            .iter(|| futures_unordered(n, CONCURRENCY, zero))
+    });
+    group.bench_function("futures-buffered", |b| {
+        b.to_async(&rt).iter(|| fb_unordered(n, CONCURRENCY, zero))
+    });
+    group.bench_function("joinset-semaphore", |b| {
+        b.to_async(&rt)
+            .iter(|| joinset_semaphore(n, CONCURRENCY, zero))
+    });
+    group.bench_function("chunked-gather", |b| {
+        b.to_async(&rt)
+            .iter(|| chunked_gather(n, CONCURRENCY, zero))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("zero_work_ordered");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function(OURS, |b| {
+        b.to_async(&rt).iter(|| ours_ordered(n, CONCURRENCY, zero))
+    });
+    group.bench_function("futures", |b| {
+        b.to_async(&rt)
+            .iter(|| futures_ordered(n, CONCURRENCY, zero))
+    });
+    group.bench_function("futures-buffered", |b| {
+        b.to_async(&rt).iter(|| fb_ordered(n, CONCURRENCY, zero))
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heavy-tailed latencies on paused time: simulated makespan.
+
+/// Pareto(xm = 1 ms, alpha = 1.5) latencies capped at 5 s, from a fixed xorshift seed.
+fn pareto_latencies(n: usize) -> Arc<[Duration]> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Uniform in (0, 1]: never 0, so the power below is finite.
+            let u = ((x >> 11) + 1) as f64 / (1u64 << 53) as f64;
+            let secs = (0.001 / u.powf(1.0 / 1.5)).min(5.0);
+            Duration::from_secs_f64(secs)
+        })
+        .collect()
+}
+
+/// Runs `job` on a fresh paused runtime and returns the virtual time it took.
+fn simulate<Fut: Future<Output = u64>>(job: impl FnOnce() -> Fut) -> Duration {
+    let rt = paused_runtime();
+    rt.block_on(async {
+        let start = tokio::time::Instant::now();
+        black_box(job().await);
+        start.elapsed()
+    })
+}
+
+fn makespan_group<'a>(c: &'a mut Criterion, name: &str, n: usize) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(n as u64));
+    // One iteration is a whole simulated job; flat sampling keeps the iteration count (and so
+    // the wall time spent simulating) small.
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group
+}
+
+macro_rules! bench_makespan {
+    ($group:expr, $id:expr, $imp:ident, $n:expr, $lat:expr) => {{
+        let lat = Arc::clone(&$lat);
+        $group.bench_function($id, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let lat = Arc::clone(&lat);
+                        simulate(|| {
+                            $imp($n, CONCURRENCY, move |i| {
+                                let d = lat[i];
+                                async move {
+                                    tokio::time::sleep(d).await;
+                                    i as u64
+                                }
+                            })
+                        })
+                    })
+                    .sum()
+            })
+        });
+    }};
+}
+
+fn tail_makespan(c: &mut Criterion) {
+    let n = pick(10_000, 10_000);
+    let lat = pareto_latencies(n);
+    let sum: Duration = lat.iter().sum();
+    let max = lat.iter().max().copied().unwrap_or_default();
+    let bound = (sum / CONCURRENCY as u32).max(max);
+    note(format_args!(
+        "tail_makespan: {n} Pareto latencies (xm 1 ms, alpha 1.5, cap 5 s), sum {sum:.2?}, max {max:.2?}; \
+         lower bound on the makespan at concurrency {CONCURRENCY}: {bound:.2?}; criterion times for these groups are simulated makespans"
+    ));
+
+    let mut group = makespan_group(c, "tail_makespan_unordered", n);
+    bench_makespan!(group, OURS, ours_unordered, n, lat);
+    bench_makespan!(group, "futures", futures_unordered, n, lat);
+    bench_makespan!(group, "futures-buffered", fb_unordered, n, lat);
+    bench_makespan!(group, "joinset-semaphore", joinset_semaphore, n, lat);
+    bench_makespan!(group, "chunked-gather", chunked_gather, n, lat);
+    group.finish();
+
+    let mut group = makespan_group(c, "tail_makespan_ordered", n);
+    // Ours with its default reorder window, 16x concurrency.
+    bench_makespan!(group, OURS, ours_ordered, n, lat);
+    bench_makespan!(group, "futures", futures_ordered, n, lat);
+    // Unbounded reorder queue: the throughput ceiling, at O(lag) memory.
+    bench_makespan!(group, "futures-buffered", fb_ordered, n, lat);
+    group.finish();
+}
+
+criterion_group!(benches, zero_work, tail_makespan);
+criterion_main!(benches);
