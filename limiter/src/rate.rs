@@ -5,14 +5,16 @@
 //! `max(tat, now) + n * interval`, allowed when that is at most `now + burst * interval`. So a
 //! full burst is available at once (the bucket starts full), then one token per interval.
 //!
-//! Waiters queue in arrival order. Only the waiter at the front sleeps (until its tokens
+//! The TAT is one atomic, so an uncontended `try_acquire` or `acquire` is a clock read and a
+//! compare-and-swap, with no lock. Waiters queue in arrival order. Only the waiter at the front sleeps (until its tokens
 //! conform); it takes them and wakes the next one. So there is no thundering herd, a large
 //! request is never starved by small ones, and a `try_acquire` never overtakes a waiter.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -53,7 +55,14 @@ pub struct RateLimiter {
 
 struct RateInner {
     quota: Quota,
-    state: Mutex<RateState>,
+    /// Set on first use, so that building a limiter needs no runtime.
+    origin: OnceLock<Instant>,
+    /// Theoretical arrival time, in nanoseconds since `origin`.
+    tat: AtomicU64,
+    /// Tokens requested by queued waiters. While it is not 0, nobody takes tokens without
+    /// queueing (the fast path checks it), so waiters are served in order.
+    queued_tokens: AtomicU64,
+    waiters: Mutex<WaitList<RateWaiter>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,15 +72,6 @@ struct Quota {
     burst: u32,
     /// Nanoseconds per token, rounded up (so the rate is never exceeded).
     interval: u64,
-}
-
-struct RateState {
-    /// Set on first use, so that building a limiter needs no runtime.
-    origin: Option<Instant>,
-    /// Theoretical arrival time, in nanoseconds since `origin`.
-    tat: u64,
-    waiters: WaitList<RateWaiter>,
-    queued_tokens: u64,
 }
 
 struct RateWaiter {
@@ -116,29 +116,53 @@ impl Quota {
     }
 }
 
-impl RateState {
-    fn now(&mut self) -> u64 {
+impl RateInner {
+    fn lock(&self) -> MutexGuard<'_, WaitList<RateWaiter>> {
+        // No foreign code runs under this lock.
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> u64 {
         let now = Instant::now();
-        let origin = *self.origin.get_or_insert(now);
+        let origin = *self.origin.get_or_init(|| now);
         u64::try_from(now.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Takes `tokens` if they conform now; otherwise returns how long until they would, with
-    /// `ahead` tokens of queued waiters served first.
-    fn take_or_wait(&mut self, quota: &Quota, tokens: u32, ahead: u64) -> Result<(), u64> {
+    /// `ahead` tokens of queued waiters served first (then nothing is taken).
+    fn take_or_wait(&self, tokens: u32, ahead: u64) -> Result<(), u64> {
+        let quota = &self.quota;
         let now = self.now();
-        let new_tat = self
-            .tat
-            .max(now)
-            .saturating_add(quota.cost(ahead + u64::from(tokens)));
         let allowed_until = now.saturating_add(quota.cost(u64::from(quota.burst)));
-        if new_tat <= allowed_until {
-            if ahead == 0 {
-                self.tat = new_tat;
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            let new_tat = tat
+                .max(now)
+                .saturating_add(quota.cost(ahead + u64::from(tokens)));
+            if new_tat > allowed_until {
+                return Err(new_tat - allowed_until);
             }
-            Ok(())
+            if ahead > 0 {
+                return Ok(());
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, new_tat, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(()),
+                Err(current) => tat = current,
+            }
+        }
+    }
+
+    /// The fast path: take `tokens` at once if nobody is queued and they conform.
+    fn try_take_unqueued(&self, tokens: u32) -> Result<(), u64> {
+        let ahead = self.queued_tokens.load(Ordering::Acquire);
+        if ahead == 0 {
+            self.take_or_wait(tokens, 0)
         } else {
-            Err(new_tat - allowed_until)
+            // Only an estimate is wanted now: the queue is served first.
+            self.take_or_wait(tokens, ahead).and(Err(0))
         }
     }
 }
@@ -171,12 +195,10 @@ impl RateLimiter {
         Self {
             inner: Arc::new(RateInner {
                 quota,
-                state: Mutex::new(RateState {
-                    origin: None,
-                    tat: 0,
-                    waiters: WaitList::new(),
-                    queued_tokens: 0,
-                }),
+                origin: OnceLock::new(),
+                tat: AtomicU64::new(0),
+                queued_tokens: AtomicU64::new(0),
+                waiters: Mutex::new(WaitList::new()),
             }),
         }
     }
@@ -241,28 +263,18 @@ impl RateLimiter {
     /// As [`try_acquire`](Self::try_acquire), with [`RateError::ExceedsBurst`] when `tokens`
     /// is above the burst.
     pub fn try_acquire_n(&self, tokens: u32) -> Result<(), TryRateError> {
-        let quota = &self.inner.quota;
-        quota.check(tokens)?;
+        self.inner.quota.check(tokens)?;
         if tokens == 0 {
             return Ok(());
         }
-        let mut state = self.inner.lock();
-        let ahead = state.queued_tokens;
-        state
-            .take_or_wait(quota, tokens, ahead)
+        self.inner
+            .try_take_unqueued(tokens)
             .map_err(|wait| TryRateError::RetryAfter(Duration::from_nanos(wait)))
     }
 
     /// Requests queued in [`acquire`](Self::acquire).
     pub fn waiting(&self) -> usize {
-        self.inner.lock().waiters.len()
-    }
-}
-
-impl RateInner {
-    fn lock(&self) -> MutexGuard<'_, RateState> {
-        // No foreign code runs under this lock.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock().len()
     }
 }
 
@@ -286,45 +298,43 @@ impl Future for RateAcquire {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         assert!(!this.done, "`RateAcquire` polled after completion");
-        let quota = this.inner.quota;
+        let inner = &*this.inner;
+        if this.key.is_none() {
+            if let Err(error) = inner.quota.check(this.tokens) {
+                this.done = true;
+                return Poll::Ready(Err(error));
+            }
+            if this.tokens == 0 || inner.try_take_unqueued(this.tokens).is_ok() {
+                this.done = true;
+                return Poll::Ready(Ok(()));
+            }
+        }
         loop {
-            let mut state = this.inner.lock();
-            let key = match this.key {
-                Some(key) => key,
-                None => {
-                    if let Err(error) = quota.check(this.tokens) {
-                        this.done = true;
-                        return Poll::Ready(Err(error));
-                    }
-                    if this.tokens == 0
-                        || (state.waiters.is_empty()
-                            && state.take_or_wait(&quota, this.tokens, 0).is_ok())
-                    {
-                        this.done = true;
-                        return Poll::Ready(Ok(()));
-                    }
-                    state.queued_tokens += u64::from(this.tokens);
-                    let key = state.waiters.push_back(RateWaiter {
-                        tokens: this.tokens,
-                        waker: None,
-                    });
-                    this.key = Some(key);
-                    key
-                }
-            };
-            if state.waiters.front() != Some(key) {
-                let waker = &mut state.waiters.get_mut(key).waker;
+            let mut waiters = inner.lock();
+            let key = *this.key.get_or_insert_with(|| {
+                inner
+                    .queued_tokens
+                    .fetch_add(u64::from(this.tokens), Ordering::AcqRel);
+                waiters.push_back(RateWaiter {
+                    tokens: this.tokens,
+                    waker: None,
+                })
+            });
+            if waiters.front() != Some(key) {
+                let waker = &mut waiters.get_mut(key).waker;
                 if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     *waker = Some(cx.waker().clone());
                 }
                 return Poll::Pending;
             }
-            match state.take_or_wait(&quota, this.tokens, 0) {
+            match inner.take_or_wait(this.tokens, 0) {
                 Ok(()) => {
-                    state.waiters.remove(key);
-                    state.queued_tokens -= u64::from(this.tokens);
-                    let next = wake_front(&mut state);
-                    drop(state);
+                    waiters.remove(key);
+                    inner
+                        .queued_tokens
+                        .fetch_sub(u64::from(this.tokens), Ordering::AcqRel);
+                    let next = wake_front(&mut waiters);
+                    drop(waiters);
                     this.key = None;
                     this.done = true;
                     if let Some(next) = next {
@@ -333,7 +343,7 @@ impl Future for RateAcquire {
                     return Poll::Ready(Ok(()));
                 }
                 Err(wait) => {
-                    drop(state);
+                    drop(waiters);
                     let at = Instant::now() + Duration::from_nanos(wait);
                     let timer = match this.timer.as_mut() {
                         Some(timer) => {
@@ -353,9 +363,9 @@ impl Future for RateAcquire {
 }
 
 /// The waker of the new front waiter, which must now start its own wait.
-fn wake_front(state: &mut RateState) -> Option<Waker> {
-    let front = state.waiters.front()?;
-    state.waiters.get_mut(front).waker.take()
+fn wake_front(waiters: &mut WaitList<RateWaiter>) -> Option<Waker> {
+    let front = waiters.front()?;
+    waiters.get_mut(front).waker.take()
 }
 
 impl Drop for RateAcquire {
@@ -363,16 +373,18 @@ impl Drop for RateAcquire {
         let Some(key) = self.key.take() else {
             return;
         };
-        let mut state = self.inner.lock();
-        let was_front = state.waiters.front() == Some(key);
-        let waiter = state.waiters.remove(key);
-        state.queued_tokens -= u64::from(waiter.tokens);
+        let mut waiters = self.inner.lock();
+        let was_front = waiters.front() == Some(key);
+        let waiter = waiters.remove(key);
+        self.inner
+            .queued_tokens
+            .fetch_sub(u64::from(waiter.tokens), Ordering::AcqRel);
         let next = if was_front {
-            wake_front(&mut state)
+            wake_front(&mut waiters)
         } else {
             None
         };
-        drop(state);
+        drop(waiters);
         if let Some(next) = next {
             next.wake();
         }
