@@ -9,7 +9,7 @@
 //!   for the slowest item of every chunk). Input is pulled lazily; the streams hold O(concurrency)
 //!   memory. Ordered output buffers early finishers in a bounded reorder window instead of
 //!   counting them against the limit (the flaw of `futures`' `buffered`).
-//! - [`map`] / [`map_stream`] give a [`MapBuilder`] with per-item and queue-wait timeouts, an
+//! - [`map()`] / [`map_stream`] give a [`MapBuilder`] with per-item and queue-wait timeouts, an
 //!   overall deadline, an [`ErrorPolicy`] (fail fast, cancelling siblings; or collect every
 //!   result with its input index), the reorder window, spawn mode (items as tokio tasks) and a
 //!   [`Limiter`] shared between maps.
@@ -85,12 +85,11 @@
 //! # Performance
 //!
 //! The maps keep in-flight items in `concurrency` fixed slots with one waker each, allocated
-//! once: an item costs no allocation, and a woken item is found without scanning. The
-//! intra-task zero-work overhead is on par with `futures-buffered` and about half that of
-//! `futures`' `buffer_unordered`; on heavy-tailed latencies the sliding window finishes
-//! several times sooner than chunked gathering, and ordered output with a 16x window keeps
-//! almost all of the unordered throughput. The crate README has the numbers of the last
-//! `cargo xtask bench` run.
+//! once: an item costs no allocation, and a woken item is found without scanning (the
+//! approach of `futures-buffered`; `futures`' `FuturesUnordered` allocates per item). The
+//! benches (`benches/map.rs`) put the per-item overhead beside `futures`, `futures-buffered`, a
+//! bounded `JoinSet` and chunked gathering, and the makespan of heavy-tailed workloads in
+//! simulated time; the README shows the numbers of the last `cargo xtask bench` run.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -106,12 +105,21 @@ pub use error::{
 };
 pub use limiter::{Acquire, Limiter, Permit, Snapshot};
 pub use map::{
-    CallFn, DEFAULT_WINDOW_FACTOR, ErrorPolicy, InTask, Indexed, Input, IterInput, Launch,
-    LocalItem, LocalItems, MapBuilder, MapOrdered, MapStream, MapUnordered, ProcessAll, Spawned,
-    SpawnedItem, SpawnedItems, StreamInput, map, map_ordered, map_stream, map_unordered,
-    process_all,
+    DEFAULT_WINDOW_FACTOR, ErrorPolicy, Indexed, MapBuilder, MapOrdered, MapStream, MapUnordered,
+    ProcessAll, map, map_ordered, map_stream, map_unordered, process_all,
 };
 pub use rate::{RateAcquire, RateLimiter};
+
+/// Types named in the type parameters of the map streams and builder.
+///
+/// You rarely write them: they appear in the full types of [`MapBuilder`] and [`MapStream`]
+/// (the input, how items are launched, the execution mode). The traits are sealed.
+pub mod plumbing {
+    pub use crate::map::{
+        CallFn, InTask, Input, IterInput, Launch, LocalItem, LocalItems, Spawned, SpawnedItem,
+        SpawnedItems, StreamInput,
+    };
+}
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

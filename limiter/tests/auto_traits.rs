@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::future::Ready;
 
+use asyncperf_limiter::plumbing::*;
 use asyncperf_limiter::*;
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 

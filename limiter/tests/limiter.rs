@@ -283,3 +283,29 @@ fn permits_split_and_report_their_limiter() {
     assert_eq!(limiter.snapshot().available, 5);
     assert!(format!("{limiter:?}").contains("limit: 5"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_run_while_queued_or_running_returns_everything() {
+    let limiter = Limiter::new(1);
+    let held = limiter.acquire().await.unwrap();
+    // Queued: the future is never polled, and dropping it leaves the queue.
+    let mut queued = Box::pin(limiter.run(async { unreachable!("never gets a permit") }));
+    assert!(poll!(queued.as_mut()).is_pending());
+    assert_eq!(limiter.snapshot().waiting, 1);
+    drop(queued);
+    assert_eq!(limiter.snapshot().waiting, 0);
+    drop(held);
+
+    // Running: dropping it drops the inner future and returns the permit.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut running = Box::pin(limiter.run(async move {
+        let _tx = tx; // dropped with the future
+        std::future::pending::<()>().await;
+    }));
+    assert!(poll!(running.as_mut()).is_pending());
+    assert_eq!(limiter.snapshot().in_flight, 1);
+    drop(running);
+    assert!(rx.await.is_err(), "the inner future was dropped");
+    let s = limiter.snapshot();
+    assert_eq!((s.in_flight, s.available), (0, 1));
+}

@@ -464,3 +464,22 @@ async fn a_self_waking_item_does_not_starve_the_others() {
     .await;
     assert_eq!(out, (0..10).collect::<Vec<_>>());
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_process_all_midway_drops_its_items() {
+    let gauge = Gauge::default();
+    let mut items = 0..100u64;
+    let mut job = Box::pin(process_all(items.by_ref(), 4, |_| {
+        let g = gauge.clone();
+        async move {
+            let _alive = g.enter();
+            sleep(ms(10)).await;
+        }
+    }));
+    assert!(tokio::time::timeout(ms(25), job.as_mut()).await.is_err());
+    assert_eq!(gauge.now.get(), 4);
+    drop(job);
+    assert_eq!(gauge.now.get(), 0);
+    // 8 finished, 4 were running; the rest was never pulled.
+    assert_eq!(items.next(), Some(12));
+}

@@ -60,7 +60,7 @@ pub struct InTask(());
 #[derive(Debug, Clone, Copy)]
 pub struct Spawned(());
 
-/// A bounded-concurrency map with the advanced options; build it with [`map`] or
+/// A bounded-concurrency map with the advanced options; build it with [`map()`] or
 /// [`map_stream`], finish it with [`unordered`](Self::unordered) or [`ordered`](Self::ordered).
 ///
 /// The function returns `Result<T, E>`; the stream yields

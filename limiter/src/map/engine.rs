@@ -13,8 +13,8 @@ use super::slots::Slots;
 
 /// Turns an input item into the future that runs in a slot.
 ///
-/// Implemented by this crate's launchers only.
-pub trait Launch<Item> {
+/// Sealed: implemented by this crate's launchers only.
+pub trait Launch<Item>: crate::map::Sealed {
     /// The future run for one item.
     type Fut: Future;
 
@@ -33,6 +33,8 @@ impl<F> CallFn<F> {
         Self { f }
     }
 }
+
+impl<F> crate::map::Sealed for CallFn<F> {}
 
 impl<Item, F, Fut> Launch<Item> for CallFn<F>
 where

@@ -8,8 +8,8 @@ use pin_project_lite::pin_project;
 
 /// The input of a map: something that yields items when asked, possibly later.
 ///
-/// Implemented by [`IterInput`] and [`StreamInput`]; not meant to be implemented elsewhere.
-pub trait Input {
+/// Sealed: implemented by [`IterInput`] and [`StreamInput`] only.
+pub trait Input: crate::map::Sealed {
     /// The items.
     type Item;
 
@@ -29,6 +29,9 @@ impl<I> IterInput<I> {
         Self { iter }
     }
 }
+
+impl<I> crate::map::Sealed for IterInput<I> {}
+impl<S> crate::map::Sealed for StreamInput<S> {}
 
 impl<I: Iterator> Input for IterInput<I> {
     type Item = I::Item;

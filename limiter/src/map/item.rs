@@ -136,6 +136,9 @@ impl<F> LocalItems<F> {
     }
 }
 
+impl<F> crate::map::Sealed for LocalItems<F> {}
+impl<F> crate::map::Sealed for SpawnedItems<F> {}
+
 impl<Item, F, Fut, T, E> Launch<Item> for LocalItems<F>
 where
     F: FnMut(Item) -> Fut,

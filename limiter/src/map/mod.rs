@@ -16,3 +16,6 @@ pub use simple::{
     DEFAULT_WINDOW_FACTOR, MapOrdered, MapUnordered, ProcessAll, map_ordered, map_unordered,
     process_all,
 };
+
+/// Seals `Input` and `Launch`: only this crate implements them.
+pub trait Sealed {}
