@@ -11,7 +11,11 @@ use futures::StreamExt;
 
 /// Stands in for an HTTP call: usually fast, sometimes slow, sometimes an error.
 async fn call_api(id: u64) -> Result<String, String> {
-    let ms = if id.is_multiple_of(97) { 150 } else { 1 + id % 5 };
+    let ms = if id.is_multiple_of(97) {
+        150
+    } else {
+        1 + id % 5
+    };
     tokio::time::sleep(Duration::from_millis(ms)).await;
     if id.is_multiple_of(101) {
         Err(format!("HTTP 503 for {id}"))
