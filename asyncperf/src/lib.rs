@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `prioq` | [`prioq`] | [`asyncperf-prioq`](https://docs.rs/asyncperf-prioq): async MPMC priority channel, FIFO among equal priorities, bounded with backpressure |
 //! | `weakcache` | [`weakcache`] | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
+//! | `limiter` | [`limiter`] | [`asyncperf-limiter`](https://docs.rs/asyncperf-limiter): bounded-concurrency processing, timeouts and rate limits |
 //! | `profiler` | [`profiler`] | [`asyncperf-profiler`](https://docs.rs/asyncperf-profiler): per-name wall/busy/scheduled/idle timing with percentiles |
 //! | `runtime-select` | [`runtime_select`] | [`asyncperf-runtime-select`](https://docs.rs/asyncperf-runtime-select): choose and build the tokio runtime flavour, with fallback |
 //!
@@ -23,6 +24,10 @@ pub use asyncperf_prioq as prioq;
 #[cfg(feature = "weakcache")]
 #[doc(inline)]
 pub use asyncperf_weakcache as weakcache;
+
+#[cfg(feature = "limiter")]
+#[doc(inline)]
+pub use asyncperf_limiter as limiter;
 
 #[cfg(feature = "profiler")]
 #[doc(inline)]

@@ -18,6 +18,13 @@ fn weakcache() {
     assert!(std::sync::Arc::ptr_eq(&cache.get(&1).unwrap(), &value));
 }
 
+#[cfg(feature = "limiter")]
+#[test]
+fn limiter_is_reexported() {
+    let limiter = asyncperf::limiter::Limiter::new(2);
+    assert_eq!(limiter.try_acquire().map(|p| p.weight()), Ok(1));
+}
+
 #[cfg(feature = "profiler")]
 #[test]
 fn profiler() {
