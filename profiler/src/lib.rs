@@ -26,6 +26,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let prof = Profiler::new(); // Clone; cheap to record from many tasks
+//! # if !prof.is_enabled() { return; } // built without the `enabled` feature
 //! let body = prof
 //!     .instrument("fetch", async {
 //!         tokio::time::sleep(Duration::from_millis(5)).await; // idle, not busy

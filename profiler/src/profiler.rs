@@ -126,6 +126,7 @@ static NEXT_PROFILER_ID: AtomicU64 = AtomicU64::new(1);
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let prof = Profiler::new();
+/// # if !prof.is_enabled() { return; } // built without the `enabled` feature
 /// let n = prof.time("compute", async { 6 * 7 }).await;
 /// {
 ///     let _span = prof.span("parse");
@@ -354,6 +355,7 @@ impl Builder {
 ///
 /// ```
 /// let prof = asyncperf_profiler::Profiler::new();
+/// # if !prof.is_enabled() { return; } // built without the `enabled` feature
 /// let route = String::from("GET /users");
 /// let probe = prof.probe(&route);
 /// probe.record(std::time::Duration::from_millis(3));
