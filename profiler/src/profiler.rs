@@ -159,9 +159,10 @@ impl Profiler {
     /// Starts a guard that records the time until it is dropped under `name`.
     ///
     /// Two clock reads and one histogram update; the name is looked up in a per-thread cache
-    /// keyed by the literal's address (64 entries per thread), so no hashing. For names built
-    /// at run time, or a thread that cycles through more than a few dozen literal names, use
-    /// [`probe`](Self::probe), which resolves the name once.
+    /// keyed by the literal's address, so no hashing and no lock. The cache keeps the first 48
+    /// literal names a thread uses with this profiler; for names built at run time, or a
+    /// thread that uses more literal names than that, use [`probe`](Self::probe), which
+    /// resolves the name once (other names take the registry's read lock on every record).
     #[inline]
     pub fn span(&self, name: &'static str) -> Span<'_> {
         Span::start(&self.shared, Key::Static(name))
