@@ -181,7 +181,10 @@ impl<F: Future> Future for Instrumented<F> {
             return this.fut.poll(cx);
         }
         let m = this.measure;
-        let start = now_ns();
+        // Never before the previous poll's end: a future moved to another worker thread reads
+        // another core's counter, which may lag by a few ticks. Clamping here (not only for the
+        // gap) keeps `wall = busy + scheduled + idle` exact.
+        let start = now_ns().max(m.last_end);
         let woken = this
             .waker
             .as_ref()
@@ -190,7 +193,6 @@ impl<F: Future> Future for Instrumented<F> {
             None => m.first_poll = Some(start),
             Some(_) => {
                 let gap_start = m.last_end;
-                let start = start.max(gap_start);
                 if woken == 0 {
                     m.sample.idle += start - gap_start;
                 } else {

@@ -126,6 +126,7 @@ static NEXT_PROFILER_ID: AtomicU64 = AtomicU64::new(1);
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let prof = Profiler::new();
+/// # if !prof.is_enabled() { return; } // built without the `enabled` feature
 /// let n = prof.time("compute", async { 6 * 7 }).await;
 /// {
 ///     let _span = prof.span("parse");
@@ -158,9 +159,10 @@ impl Profiler {
     /// Starts a guard that records the time until it is dropped under `name`.
     ///
     /// Two clock reads and one histogram update; the name is looked up in a per-thread cache
-    /// keyed by the literal's address (64 entries per thread), so no hashing. For names built
-    /// at run time, or a thread that cycles through more than a few dozen literal names, use
-    /// [`probe`](Self::probe), which resolves the name once.
+    /// keyed by the literal's address, so no hashing and no lock. The cache keeps the first 48
+    /// literal names a thread uses with this profiler; for names built at run time, or a
+    /// thread that uses more literal names than that, use [`probe`](Self::probe), which
+    /// resolves the name once (other names take the registry's read lock on every record).
     #[inline]
     pub fn span(&self, name: &'static str) -> Span<'_> {
         Span::start(&self.shared, Key::Static(name))
@@ -354,6 +356,7 @@ impl Builder {
 ///
 /// ```
 /// let prof = asyncperf_profiler::Profiler::new();
+/// # if !prof.is_enabled() { return; } // built without the `enabled` feature
 /// let route = String::from("GET /users");
 /// let probe = prof.probe(&route);
 /// probe.record(std::time::Duration::from_millis(3));

@@ -70,35 +70,75 @@ impl Shard {
     }
 }
 
-/// Direct-mapped cache of `&'static str` name → id, keyed by the string's address and length:
-/// a literal always has the same address, so the hot path needs no hashing of its bytes.
+/// Slots of a thread's [`StaticNames`] cache (a power of two).
+const STATIC_SLOTS: usize = 64;
+
+/// Literal names one thread caches per profiler: at most three quarters of the slots, so a
+/// probe always reaches an empty slot after a few steps.
+const STATIC_NAMES: usize = STATIC_SLOTS / 4 * 3;
+// `Profiler::span`'s docs and the README give this number.
+const _: () = assert!(STATIC_NAMES == 48);
+
+/// Cache of `&'static str` name → id, keyed by the string's address and length: a literal
+/// always has the same address, so the hot path needs no hashing of its bytes.
+///
+/// Open addressing with linear probing, never evicting: two names whose addresses hash to one
+/// slot both stay cached (a direct-mapped cache would make them evict each other on every
+/// record, sending both through the registry's lock). Past [`STATIC_NAMES`] names, further
+/// names are looked up in the registry each time.
 struct StaticNames {
-    entries: [Cell<(usize, usize, NameId)>; 64],
+    /// `(address, length, id)`; address 0 marks an empty slot (no `&str` has a null address).
+    entries: [Cell<(usize, usize, NameId)>; STATIC_SLOTS],
+    len: Cell<usize>,
 }
 
 impl StaticNames {
     fn new() -> Self {
         Self {
             entries: std::array::from_fn(|_| Cell::new((0, 0, 0))),
+            len: Cell::new(0),
+        }
+    }
+
+    /// The first slot to probe for a name.
+    #[inline]
+    fn home(ptr: usize, len: usize) -> usize {
+        // Fibonacci hashing of the address: top 6 bits of the product.
+        ((ptr ^ len).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 6))
+            & (STATIC_SLOTS - 1)
+    }
+
+    /// The slot holding `name`, or the empty slot where it would go.
+    #[inline]
+    fn probe(&self, name: &'static str) -> &Cell<(usize, usize, NameId)> {
+        let (ptr, len) = (name.as_ptr() as usize, name.len());
+        let mut i = Self::home(ptr, len);
+        loop {
+            let slot = &self.entries[i];
+            let (p, l, _) = slot.get();
+            // Ends: at most three quarters of the slots are ever taken.
+            if p == 0 || (p == ptr && l == len) {
+                return slot;
+            }
+            i = (i + 1) & (STATIC_SLOTS - 1);
         }
     }
 
     #[inline]
-    fn index(ptr: usize, len: usize) -> usize {
-        // Fibonacci hashing of the address: top 6 bits of the product.
-        ((ptr ^ len).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 6)) & 63
-    }
-
-    #[inline]
     fn get(&self, name: &'static str) -> Option<NameId> {
-        let (ptr, len) = (name.as_ptr() as usize, name.len());
-        let (p, l, id) = self.entries[Self::index(ptr, len)].get();
-        (p == ptr && l == len).then_some(id)
+        let (p, _, id) = self.probe(name).get();
+        (p != 0).then_some(id)
     }
 
     fn put(&self, name: &'static str, id: NameId) {
-        let (ptr, len) = (name.as_ptr() as usize, name.len());
-        self.entries[Self::index(ptr, len)].set((ptr, len, id));
+        if self.len.get() >= STATIC_NAMES {
+            return;
+        }
+        let slot = self.probe(name);
+        if slot.get().0 == 0 {
+            slot.set((name.as_ptr() as usize, name.len(), id));
+            self.len.set(self.len.get() + 1);
+        }
     }
 }
 
@@ -181,4 +221,31 @@ fn register(local: &RefCell<Vec<LocalEntry>>, shared: &Arc<Shared>) {
 #[cfg(all(test, feature = "enabled"))]
 pub(crate) fn local_entries() -> usize {
     LOCAL.with(|local| local.borrow().len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cached_literal_stays_cached() {
+        // More names than half the slots: some share a home slot, none evicts another.
+        let names: Vec<&'static str> = (0..STATIC_NAMES + 10)
+            .map(|i| &*Box::leak(format!("name{i}").into_boxed_str()))
+            .collect();
+        let cache = StaticNames::new();
+        for (id, &name) in names.iter().enumerate() {
+            assert_eq!(cache.get(name), None);
+            cache.put(name, NameId::try_from(id).unwrap());
+        }
+        for (id, &name) in names.iter().enumerate() {
+            let want = (id < STATIC_NAMES).then(|| NameId::try_from(id).unwrap());
+            assert_eq!(cache.get(name), want, "{name}");
+        }
+        // The same text at another address is another literal: not a hit.
+        assert_eq!(
+            cache.get(Box::leak(String::from("name0").into_boxed_str())),
+            None
+        );
+    }
 }

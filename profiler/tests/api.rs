@@ -480,3 +480,26 @@ fn reports_taken_while_recording_never_go_backwards_and_miss_nothing() {
     assert_eq!(e.histogram.count(), 2 * RECORDS);
     assert_eq!(e.total_ns, 2 * RECORDS * 100);
 }
+
+#[test]
+fn entries_from_a_histogram_built_elsewhere() {
+    use asyncperf_profiler::Histogram;
+    use asyncperf_profiler::report::Entry;
+
+    let mut h = Histogram::new();
+    for ns in [1_000u64, 2_000, 3_000, 1_000_000] {
+        h.record(ns);
+    }
+    let e = Entry::from_histogram("imported", h);
+    assert_eq!(e.count, 4);
+    assert!(e.min_ns <= 1_000 && e.max_ns >= 1_000_000, "{e:?}");
+    assert!(e.futures.is_none());
+
+    // Counts come from the caller: huge ones saturate instead of overflowing.
+    let mut huge = Histogram::new();
+    huge.record_n(10, u64::MAX);
+    huge.record_n(1_000, u64::MAX);
+    let e = Entry::from_histogram("huge", huge);
+    assert_eq!(e.count, u64::MAX);
+    assert_eq!(e.total_ns, u64::MAX);
+}

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use asyncperf_weakcache::{LoadError, WeakCache};
 use futures::future::join_all;
 use futures::poll;
-use support::GatedLoader;
+use support::{GatedLoader, until};
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("backend down for key {0}")]
@@ -177,6 +177,60 @@ async fn insert_during_a_load_wins() {
     gate.open();
     assert_eq!(*call.await.unwrap(), "v3");
     assert!(Arc::ptr_eq(&cache.get(&3).unwrap(), &inserted));
+}
+
+#[tokio::test]
+async fn an_abandoned_load_leaves_a_newer_value_alone() {
+    let cache = Cache::new();
+    let gate = GatedLoader::new();
+    let mut call = Box::pin(cache.get_or_load(3, gate.loader(|k| Ok::<_, Down>(format!("v{k}")))));
+    assert!(poll!(call.as_mut()).is_pending());
+    let inserted = Arc::new(String::from("inserted"));
+    assert_eq!(cache.insert(3, Arc::clone(&inserted)), None);
+
+    // The load's last waiter goes: the load is aborted, and neither the waiter leaving nor
+    // the aborted task (its future dropped on the runtime) may remove the newer value.
+    drop(call);
+    until(|| gate.dropped() == 1).await;
+    assert_eq!(cache.stats().abandoned, 1);
+    assert!(
+        Arc::ptr_eq(&cache.get(&3).unwrap(), &inserted),
+        "removal is by identity, not by key"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_load_leaves_the_newer_load_of_its_key_alone() {
+    let cache = Cache::new();
+    let failing = GatedLoader::new();
+    let mut old = Box::pin(cache.get_or_load(3, failing.loader(|k| Err::<String, _>(Down(k)))));
+    assert!(poll!(old.as_mut()).is_pending());
+    assert!(cache.invalidate(&3));
+    let fresh_gate = GatedLoader::new();
+    let mut fresh = Box::pin(cache.get_or_load(
+        3,
+        fresh_gate.loader(|_| Ok::<_, Down>(String::from("fresh"))),
+    ));
+    assert!(poll!(fresh.as_mut()).is_pending());
+
+    failing.open();
+    assert!(matches!(old.await, Err(LoadError::Failed(e)) if *e == Down(3)));
+    assert_eq!(
+        cache.len(),
+        1,
+        "the newer load's entry survives the old failure"
+    );
+
+    // A caller arriving now joins the newer load instead of starting a third one.
+    let mut joiner = Box::pin(cache.get_or_load(
+        3,
+        fresh_gate.loader(|_| Ok::<_, Down>(String::from("third"))),
+    ));
+    assert!(poll!(joiner.as_mut()).is_pending());
+    fresh_gate.open();
+    let (a, b) = tokio::join!(fresh, joiner);
+    assert!(Arc::ptr_eq(&a.unwrap(), &b.unwrap()));
+    assert_eq!(fresh_gate.calls(), 1);
 }
 
 #[test]

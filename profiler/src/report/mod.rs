@@ -263,7 +263,8 @@ impl Entry {
             } else {
                 low + (high - low) / 2
             };
-            raw.count += n;
+            // Saturating: a histogram built by the caller may hold any counts.
+            raw.count = raw.count.saturating_add(n);
             raw.sum = raw.sum.saturating_add(mid.saturating_mul(n));
             raw.min = raw.min.min(low);
             raw.max = raw.max.max(high.saturating_sub(1).max(low));
