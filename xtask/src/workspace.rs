@@ -20,6 +20,8 @@ pub(crate) struct Member {
     pub(crate) benches: Vec<String>,
     /// Names of the crate's features (without `default`).
     pub(crate) features: Vec<String>,
+    /// Features the crate enables by default.
+    pub(crate) default_features: Vec<String>,
 }
 
 /// The workspace: its root, target directory and members in manifest order.
@@ -139,6 +141,7 @@ impl Member {
                 .filter(|f| f.as_str() != "default")
                 .cloned()
                 .collect(),
+            default_features: package.features.get("default").cloned().unwrap_or_default(),
         }
     }
 }
