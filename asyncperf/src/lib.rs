@@ -7,7 +7,12 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
+//! | `batcher` | [`batcher`] | `asyncperf-batcher`: DataLoader-style request batching |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "batcher")]
+#[doc(inline)]
+pub use asyncperf_batcher as batcher;
