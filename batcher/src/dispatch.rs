@@ -17,6 +17,9 @@ use crate::BatchError;
 use crate::outcome::Outcome;
 use crate::shared::Shared;
 
+/// Key-map capacity above which an empty map is freed.
+const SHRINK_IDLE_MAP_ABOVE: usize = 4096;
+
 /// A batch from the moment its first key arrives until every caller has its answer.
 ///
 /// It is spawned with that first key, so an idle batcher has no task at all. Only this task
@@ -204,9 +207,16 @@ where
                 Outcome::Failed(_) => stats.batches_failed += 1,
                 _ => {}
             }
-            keys.into_iter()
+            let waiters = keys
+                .into_iter()
                 .filter_map(|key| state.entries.remove(&key).map(|w| (key, w)))
-                .collect()
+                .collect();
+            // A map never shrinks on its own: after a spike, an idle batcher would keep
+            // memory for its largest burst of keys.
+            if state.entries.is_empty() && state.entries.capacity() > SHRINK_IDLE_MAP_ABOVE {
+                state.entries.shrink_to(0);
+            }
+            waiters
         };
         // Outside the lock: each send may wake a caller on another thread.
         for (key, w) in waiters {
