@@ -152,26 +152,29 @@ where
         let Phase::Queued(mut keys) = std::mem::replace(&mut self.phase, Phase::Done) else {
             return None;
         };
-        let mut state = self.shared.lock();
-        let state = &mut *state;
-        state.stats.queued_keys -= keys.len() as u64;
-        if self.shared.abandoned.load(Ordering::Acquire) != self.abandoned_at_open {
-            let before = keys.len();
-            keys.retain(|key| {
-                let gone = state.entries.get(key).is_none_or(|w| w.all_gone());
-                if gone {
-                    state.entries.remove(key);
-                }
-                !gone
-            });
-            state.stats.keys_pruned += (before - keys.len()) as u64;
+        {
+            let mut state = self.shared.lock();
+            let state = &mut *state;
+            state.stats.queued_keys -= keys.len() as u64;
+            if self.shared.abandoned.load(Ordering::Acquire) != self.abandoned_at_open {
+                let before = keys.len();
+                keys.retain(|key| {
+                    let gone = state.entries.get(key).is_none_or(|w| w.all_gone());
+                    if gone {
+                        state.entries.remove(key);
+                    }
+                    !gone
+                });
+                state.stats.keys_pruned += (before - keys.len()) as u64;
+            }
+            if keys.is_empty() {
+                return None;
+            }
+            state.stats.batches += 1;
+            state.stats.keys_loaded += keys.len() as u64;
+            state.stats.in_flight += 1;
         }
-        if keys.is_empty() {
-            return None;
-        }
-        state.stats.batches += 1;
-        state.stats.keys_loaded += keys.len() as u64;
-        state.stats.in_flight += 1;
+        // Cloned after unlocking: the lock is for bookkeeping only.
         let request = keys.clone();
         self.phase = Phase::Running(keys);
         Some(request)
@@ -197,7 +200,9 @@ where
 
     /// Gives every caller of `keys` its answer from `outcome`.
     fn answer(&self, keys: Vec<K>, mut outcome: Outcome<K, V, E>) {
-        let waiters: Vec<_> = {
+        // Allocated before locking, filled under the lock.
+        let mut waiters = Vec::with_capacity(keys.len());
+        {
             let mut state = self.shared.lock();
             let stats = &mut state.stats;
             stats.in_flight -= 1;
@@ -207,17 +212,17 @@ where
                 Outcome::Failed(_) => stats.batches_failed += 1,
                 _ => {}
             }
-            let waiters = keys
-                .into_iter()
-                .filter_map(|key| state.entries.remove(&key).map(|w| (key, w)))
-                .collect();
+            for key in keys {
+                if let Some(w) = state.entries.remove(&key) {
+                    waiters.push((key, w));
+                }
+            }
             // A map never shrinks on its own: after a spike, an idle batcher would keep
             // memory for its largest burst of keys.
             if state.entries.is_empty() && state.entries.capacity() > SHRINK_IDLE_MAP_ABOVE {
                 state.entries.shrink_to(0);
             }
-            waiters
-        };
+        }
         // Outside the lock: each send may wake a caller on another thread.
         for (key, w) in waiters {
             w.answer(outcome.take(&key));

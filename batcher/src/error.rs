@@ -36,9 +36,9 @@ pub enum BatchError<E> {
     /// The load started a new batch outside a tokio runtime, so no task could run the batch.
     #[error("load called outside a tokio runtime")]
     NoRuntime,
-    /// The task running this key's batch was dropped before it finished, which happens when
-    /// its runtime shuts down.
-    #[error("the batch was cancelled because its runtime shut down")]
+    /// The task running this key's batch ended before answering: its runtime shut down, or
+    /// (a misconfiguration) it needed a timer on a runtime without the time driver.
+    #[error("the batch's task ended before answering (runtime shut down, or no timers)")]
     Cancelled,
 }
 

@@ -64,8 +64,8 @@
 //! - **Each batch's timer closes only that batch.** A batch dispatched early (full, or
 //!   [`Batcher::flush`]) leaves the next batch's window intact.
 //! - **No idle tasks.** Building spawns nothing; a batch's task lives from its first key to
-//!   its last answer; dropping the last handle dispatches (or, if every caller has gone,
-//!   discards) the open batch at once.
+//!   its last answer; dropping the last handle ends the open batch's window at once (nobody
+//!   can be waiting for it any more, so nothing is sent).
 //!
 //! # Dispatch: tick, window or manual
 //!

@@ -89,3 +89,43 @@ impl<K: Eq + Hash, V, E> Outcome<K, V, E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_results_answer_each_key_once() {
+        let mut o: Outcome<u8, u8, ()> = Outcome::from_whole(Ok(HashMap::from([(1, 10)])));
+        assert_eq!(o.take(&1).unwrap(), 10);
+        assert!(
+            o.take(&1).unwrap_err().is_not_found(),
+            "moved out on first take"
+        );
+        assert!(o.take(&2).unwrap_err().is_not_found());
+    }
+
+    #[test]
+    fn a_whole_batch_error_is_shared() {
+        let mut o: Outcome<u8, u8, &str> = Outcome::from_whole(Err("down"));
+        let (Err(BatchError::Failed(a)), Err(BatchError::Failed(b))) = (o.take(&1), o.take(&2))
+        else {
+            panic!("both keys get the batch's error")
+        };
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn per_key_results_fail_per_key() {
+        let map: HashMap<u8, Result<u8, &str>> = HashMap::from([(1, Ok(10)), (2, Err("bad"))]);
+        let mut o = map.into_outcome();
+        assert_eq!(o.take(&1).unwrap(), 10);
+        assert!(matches!(o.take(&2), Err(BatchError::KeyFailed(e)) if *e == "bad"));
+        assert!(o.take(&3).unwrap_err().is_not_found());
+        let failed: Result<HashMap<u8, Result<u8, &str>>, &str> = Err("down");
+        assert!(matches!(
+            failed.into_outcome().take(&1),
+            Err(BatchError::Failed(_))
+        ));
+    }
+}

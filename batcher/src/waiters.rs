@@ -63,3 +63,53 @@ impl<V: Clone, E> Waiters<V, E> {
         let _ = self.first.send(answer);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type W = Waiters<u32, ()>;
+
+    #[test]
+    fn every_live_caller_gets_the_answer() {
+        let (tx1, mut rx1) = oneshot::channel();
+        let (tx2, mut rx2) = oneshot::channel();
+        let (tx3, rx3) = oneshot::channel();
+        let mut w: W = Waiters::new(tx1);
+        w.push(tx2);
+        w.push(tx3);
+        drop(rx3);
+        assert!(!w.all_gone());
+        w.answer(Ok(7));
+        assert_eq!(rx1.try_recv().unwrap().unwrap(), 7);
+        assert_eq!(rx2.try_recv().unwrap().unwrap(), 7);
+    }
+
+    #[test]
+    fn all_gone_only_when_every_receiver_dropped() {
+        let (tx1, rx1) = oneshot::channel();
+        let (tx2, rx2) = oneshot::channel();
+        let mut w: W = Waiters::new(tx1);
+        assert!(!w.all_gone());
+        drop(rx1);
+        assert!(w.all_gone());
+        w.push(tx2);
+        assert!(!w.all_gone());
+        drop(rx2);
+        assert!(w.all_gone());
+    }
+
+    #[test]
+    fn callers_that_left_are_swept_as_the_list_grows() {
+        let (tx, _rx) = oneshot::channel();
+        let mut w: W = Waiters::new(tx);
+        // A caller that loads and leaves, over and over: the list stays small.
+        for _ in 0..10_000 {
+            let (tx, rx) = oneshot::channel();
+            w.push(tx);
+            drop(rx);
+        }
+        let rest = w.rest.as_ref().unwrap();
+        assert!(rest.capacity() <= 64, "capacity {}", rest.capacity());
+    }
+}

@@ -58,20 +58,26 @@ fn no_leak_across_rounds_and_about_one_allocation_per_batched_load() {
     for r in 0..3 {
         block_on(&rt, round(&b, r * 10_000));
     }
-    let live_before = ALLOC.live_bytes();
-    for r in 3..23 {
-        block_on(&rt, round(&b, r * 10_000));
+    // A leak grows live memory in both halves of the run; the key map's table may double
+    // once (deleted slots use up its free space, at a point that depends on the hash seed),
+    // which shows in one half only. So the smaller half must not grow.
+    let mut halves = [0usize; 2];
+    for (half, growth) in halves.iter_mut().enumerate() {
+        let before = ALLOC.live_bytes();
+        for r in 0..50 {
+            block_on(&rt, round(&b, (3 + half as u64 * 50 + r) * 10_000));
+        }
+        *growth = ALLOC.live_bytes().saturating_sub(before);
     }
-    let live_after = ALLOC.live_bytes();
     assert!(
-        live_after <= live_before + 1024,
-        "20 rounds grew live memory from {live_before} to {live_after} bytes"
+        halves[0].min(halves[1]) == 0,
+        "live memory grew by {halves:?} bytes over two runs of 50 rounds"
     );
     let stats = b.stats();
     assert_eq!((stats.in_flight, stats.queued_keys), (0, 0));
     assert_eq!(
         stats.keys_pruned,
-        23 * 100,
+        103 * 100,
         "every dropped caller's key was pruned"
     );
 
