@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use asyncperf_testkit::bench::{OURS, note};
+use asyncperf_testkit::bench::{OURS, note, pick};
 use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
@@ -441,6 +441,8 @@ fn lone<L: Loader>(
 fn bench_lone_caller(c: &mut Criterion, rt: &Runtime) {
     let mut g = c.benchmark_group("lone_caller");
     g.throughput(Throughput::Elements(1));
+    // The timer-bound peers take ~1 ms a load: 100 linear samples would need ~6 s each.
+    g.sample_size(pick(50, 10));
     lone(&mut g, rt, OURS, ours);
     lone(&mut g, rt, "async-graphql", agql);
     lone(&mut g, rt, "dataloader", dl);
