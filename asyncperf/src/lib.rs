@@ -7,7 +7,7 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
-//! | `batcher` | [`batcher`] | `asyncperf-batcher`: DataLoader-style request batching |
+//! | `batcher` | `batcher` | `asyncperf-batcher`: DataLoader-style request batching |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
