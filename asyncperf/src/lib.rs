@@ -7,15 +7,20 @@
 //!
 //! | feature | module | crate |
 //! |---|---|---|
-//! | `prioq` | [`prioq`] | [`asyncperf-prioq`](https://docs.rs/asyncperf-prioq): async MPMC priority channel, FIFO among equal priorities, bounded with backpressure |
-//! | `weakcache` | [`weakcache`] | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
-//! | `limiter` | [`limiter`] | [`asyncperf-limiter`](https://docs.rs/asyncperf-limiter): bounded-concurrency processing, timeouts and rate limits |
-//! | `profiler` | [`profiler`] | [`asyncperf-profiler`](https://docs.rs/asyncperf-profiler): per-name wall/busy/scheduled/idle timing with percentiles |
-//! | `runtime-select` | [`runtime_select`] | [`asyncperf-runtime-select`](https://docs.rs/asyncperf-runtime-select): choose and build the tokio runtime flavour, with fallback |
+//! | `batcher` | `batcher` | [`asyncperf-batcher`](https://docs.rs/asyncperf-batcher): DataLoader-style batching: concurrent `load(key)` calls become one batch call |
+//! | `prioq` | `prioq` | [`asyncperf-prioq`](https://docs.rs/asyncperf-prioq): async MPMC priority channel, FIFO among equal priorities, bounded with backpressure |
+//! | `weakcache` | `weakcache` | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
+//! | `limiter` | `limiter` | [`asyncperf-limiter`](https://docs.rs/asyncperf-limiter): bounded-concurrency processing, timeouts and rate limits |
+//! | `profiler` | `profiler` | [`asyncperf-profiler`](https://docs.rs/asyncperf-profiler): per-name wall/busy/scheduled/idle timing with percentiles |
+//! | `runtime-select` | `runtime_select` | [`asyncperf-runtime-select`](https://docs.rs/asyncperf-runtime-select): choose and build the tokio runtime flavour, with fallback |
 //!
 //! Members never depend on this crate, so each can be versioned and published on its own.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "batcher")]
+#[doc(inline)]
+pub use asyncperf_batcher as batcher;
 
 #[cfg(feature = "prioq")]
 #[doc(inline)]
