@@ -280,3 +280,112 @@ impl fmt::Debug for DnsCache {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
+    }
+
+    /// A cache over a resolver that answers `[10.0.0.1, 10.0.0.2, 10.0.0.3]` and counts calls.
+    fn cache(ttl: Duration, capacity: usize) -> (DnsCache, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let resolver = move |_host: &str| {
+            counted.fetch_add(1, Relaxed);
+            std::future::ready(Ok(vec![ip(1), ip(2), ip(3)]))
+        };
+        (DnsCache::new(Box::new(resolver), ttl, capacity), calls)
+    }
+
+    async fn first(cache: &DnsCache, host: &str) -> IpAddr {
+        cache.lookup(host).await.unwrap().iter().next().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_rotate_through_the_addresses() {
+        let (cache, calls) = cache(Duration::from_secs(60), 10);
+        let mut firsts = Vec::new();
+        for _ in 0..5 {
+            firsts.push(first(&cache, "h").await);
+        }
+        assert_eq!(firsts, [ip(1), ip(2), ip(3), ip(1), ip(2)]);
+        let all: Vec<_> = cache.lookup("h").await.unwrap().iter().collect();
+        assert_eq!(
+            all,
+            [ip(3), ip(1), ip(2)],
+            "every address, starting at the turn"
+        );
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_expire_after_the_ttl() {
+        let (cache, calls) = cache(Duration::from_secs(10), 10);
+        first(&cache, "h").await;
+        tokio::time::sleep(Duration::from_millis(9_999)).await;
+        first(&cache, "h").await;
+        assert_eq!(calls.load(Relaxed), 1);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        first(&cache, "h").await;
+        assert_eq!(calls.load(Relaxed), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_least_recently_used_host_is_evicted_at_capacity() {
+        let (cache, calls) = cache(Duration::from_secs(60), 2);
+        first(&cache, "a").await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        first(&cache, "b").await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        first(&cache, "a").await; // a is now more recent than b
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        first(&cache, "c").await; // evicts b
+        assert_eq!(cache.metrics().cached_hosts, 2);
+        assert_eq!(calls.load(Relaxed), 3);
+        first(&cache, "a").await;
+        assert_eq!(calls.load(Relaxed), 3, "a stayed");
+        first(&cache, "b").await;
+        assert_eq!(calls.load(Relaxed), 4, "b was evicted");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_ttl_caches_nothing() {
+        let (cache, calls) = cache(Duration::ZERO, 10);
+        first(&cache, "h").await;
+        first(&cache, "h").await;
+        assert_eq!((calls.load(Relaxed), cache.metrics().cached_hosts), (2, 0));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_caller_does_not_cancel_the_shared_lookup() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (answer, answered) = watch::channel(false);
+        let counted = Arc::clone(&calls);
+        let resolver = move |_host: &str| {
+            counted.fetch_add(1, Relaxed);
+            let mut answered = answered.clone();
+            async move {
+                let _ = answered.wait_for(|a| *a).await;
+                Ok(vec![ip(7)])
+            }
+        };
+        let cache = DnsCache::new(Box::new(resolver), Duration::from_secs(60), 10);
+        {
+            // The first caller starts the lookup and gives up.
+            let lookup = cache.lookup("h");
+            tokio::pin!(lookup);
+            assert!(futures::poll!(lookup.as_mut()).is_pending());
+        }
+        let second = cache.lookup("h");
+        answer.send(true).unwrap();
+        assert_eq!(second.await.unwrap().iter().next(), Some(ip(7)));
+        assert_eq!(calls.load(Relaxed), 1);
+        assert_eq!(cache.metrics().coalesced, 1);
+    }
+}

@@ -434,6 +434,10 @@ impl State {
             && h.waiters.is_empty()
             && h.idle.is_empty()
         {
+            if h.in_ring {
+                // Otherwise a host removed and added again could hold two turns.
+                self.ring.retain(|k| &**k != key);
+            }
             self.hosts.remove(key);
         }
     }
