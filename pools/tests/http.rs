@@ -173,6 +173,30 @@ async fn both_caps_hold_while_hosts_take_turns_under_load() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_host_cap_holds_when_every_connection_is_closed_after_use() {
+    // No keep-alive: every request dials and closes, the worst churn for the cap. A slot is
+    // only reused once the server has closed its side, so the server never sees 5.
+    let server = Server::start().await;
+    let client = HttpClient::builder()
+        .limit_per_host(4)
+        .keepalive_timeout(Duration::ZERO)
+        .build();
+    let tasks = (0..64).map(|_| {
+        let (client, url) = (client.clone(), server.url("/"));
+        tokio::spawn(async move {
+            for _ in 0..5 {
+                get_ok(&client, url.clone()).await;
+            }
+        })
+    });
+    for t in guard(join_all(tasks)).await {
+        t.unwrap();
+    }
+    assert!(server.stats.max_open() <= 4, "{}", server.stats.max_open());
+    assert_eq!(server.stats.accepted(), 320);
+}
+
 #[tokio::test]
 async fn keepalive_reuses_one_connection_for_sequential_requests() {
     let server = Server::start().await;
@@ -499,6 +523,23 @@ async fn bodies_over_the_cap_are_refused() {
     // The unread connection was closed; the next request dials again and works.
     get_ok(&client, server.url("/")).await;
     assert_eq!(server.stats.accepted(), 2);
+}
+
+#[tokio::test]
+async fn head_responses_have_no_body_whatever_their_content_length() {
+    let server = Server::start().await;
+    let client = HttpClient::new();
+    let head = Request::builder()
+        .method(Method::HEAD)
+        .uri(server.url("/"))
+        .body(Bytes::new())
+        .unwrap();
+    let resp = client.request(head).await.unwrap();
+    assert_eq!(resp.headers()["content-length"], "2");
+    assert_eq!(resp.bytes(1).await.unwrap(), "");
+    // The connection went back to the pool at once.
+    get_ok(&client, server.url("/")).await;
+    assert_eq!(server.stats.accepted(), 1);
 }
 
 #[tokio::test]

@@ -96,13 +96,10 @@ impl Response {
     ///
     /// Dropping the future drops the response: the connection is closed and the body lost.
     pub async fn bytes(mut self, limit: usize) -> Result<Bytes, HttpError> {
-        let declared = self
-            .head
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit as u64) {
+        // hyper's size hint is the Content-Length (and zero for a HEAD response, whose
+        // Content-Length describes a body that is not sent).
+        let declared = self.body.size_hint().lower();
+        if declared > limit as u64 {
             return Err(HttpError::TooLarge { limit });
         }
         let mut first: Option<Bytes> = None;
@@ -116,7 +113,8 @@ impl Response {
             match (&mut first, &mut rest) {
                 (None, _) => first = Some(chunk),
                 (Some(f), None) => {
-                    let mut buf = BytesMut::with_capacity(declared.map_or(total, |d| d as usize));
+                    let mut buf =
+                        BytesMut::with_capacity(usize::try_from(declared).unwrap_or(0).max(total));
                     buf.extend_from_slice(f);
                     buf.extend_from_slice(&chunk);
                     rest = Some(buf);
