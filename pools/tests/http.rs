@@ -476,6 +476,27 @@ async fn stale_keepalive_connections_are_retried_for_idempotent_requests() {
 }
 
 #[tokio::test]
+async fn waiters_keep_their_order_when_the_server_closes_every_connection() {
+    // Every answer closes its connection: each waiter gets its slot only when the previous
+    // socket is closed (or is handed a connection that turns out closing, and then keeps its
+    // place at the head of the queue), and is still served before the callers behind it.
+    let server = ScriptedServer::start(Script::CloseEach).await;
+    let client = HttpClient::builder().limit_per_host(1).build();
+    let tasks: Vec<_> = ["/a", "/b", "/c", "/d"]
+        .into_iter()
+        .map(|path| {
+            let (client, url) = (client.clone(), server.url(path));
+            tokio::spawn(async move { get_ok(&client, url).await })
+        })
+        .collect();
+    for t in guard(join_all(tasks)).await {
+        t.unwrap();
+    }
+    assert_eq!(server.stats.paths(), ["/a", "/b", "/c", "/d"]);
+    assert_eq!((server.stats.accepted(), server.stats.max_open()), (4, 1));
+}
+
+#[tokio::test]
 async fn non_idempotent_requests_are_not_retried() {
     let server = ScriptedServer::start(Script::CloseAfter(1)).await;
     let client = HttpClient::new();

@@ -225,7 +225,9 @@ impl HttpClient {
         let pool = &self.inner.pool;
         let mut waiting_since: Option<Instant> = None;
         loop {
-            let (key, checkout) = pool.checkout(&target.key, fresh);
+            // A waiter that lost its connection keeps its turn.
+            let front = waiting_since.is_some();
+            let (key, checkout) = pool.checkout(&target.key, fresh, front);
             let (conn, reused) = match checkout {
                 Checkout::Idle(conn) => (conn, true),
                 Checkout::Dial => (dial(pool, &self.inner.dns, &key, target).await?, false),

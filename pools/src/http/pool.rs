@@ -124,10 +124,16 @@ impl Pool {
 
     /// An idle connection, a slot to dial with, or a place in `key`'s queue.
     ///
-    /// `fresh` skips idle connections (a retry after a stale one).
-    pub(crate) fn checkout(self: &Arc<Self>, key: &str, fresh: bool) -> (Arc<str>, Checkout) {
+    /// `fresh` skips idle connections (a retry after a stale one); `front` queues at the
+    /// head (a waiter whose granted connection turned out closed keeps its turn).
+    pub(crate) fn checkout(
+        self: &Arc<Self>,
+        key: &str,
+        fresh: bool,
+        front: bool,
+    ) -> (Arc<str>, Checkout) {
         let mut closing = Vec::new();
-        let out = self.checkout_locked(key, fresh, &mut closing);
+        let out = self.checkout_locked(key, fresh, front, &mut closing);
         // Sockets are closed outside the lock; their slots come back when their tasks end.
         drop(closing);
         out
@@ -137,6 +143,7 @@ impl Pool {
         self: &Arc<Self>,
         key: &str,
         fresh: bool,
+        front: bool,
         closing: &mut Vec<Conn>,
     ) -> (Arc<str>, Checkout) {
         let mut guard = self.lock();
@@ -159,7 +166,7 @@ impl Pool {
                 closing.push(idle.conn);
             }
         }
-        if host.waiters.is_empty()
+        if (front || host.waiters.is_empty())
             && host.open + host.reserved < self.per_host
             && st.open < self.limit
         {
@@ -171,7 +178,11 @@ impl Pool {
         let (tx, rx) = oneshot::channel();
         let id = st.next_waiter;
         st.next_waiter += 1;
-        host.waiters.push_back(Waiter { id, tx });
+        if front {
+            host.waiters.push_front(Waiter { id, tx });
+        } else {
+            host.waiters.push_back(Waiter { id, tx });
+        }
         st.waiters += 1;
         if !host.in_ring {
             host.in_ring = true;

@@ -259,6 +259,8 @@ pub enum Script {
     /// On the first connection, send the head and part of the body, then close; answer
     /// `ok` on later connections.
     TruncateFirstBody,
+    /// Answer `ok` with `connection: close`, then close.
+    CloseEach,
 }
 
 /// A raw TCP server speaking just enough HTTP/1.1 to misbehave on purpose.
@@ -347,6 +349,14 @@ async fn serve_scripted(mut stream: TcpStream, script: Script, nth_conn: usize, 
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b")
                     .await;
                 let _ = stream.flush().await;
+                return;
+            }
+            Script::CloseEach => {
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+                    )
+                    .await;
                 return;
             }
             _ => {}
