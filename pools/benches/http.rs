@@ -116,7 +116,7 @@ fn keepalive(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for concurrency in CONCURRENCY {
         for client in Contender::all() {
-            let server = rt.block_on(Server::for_bench());
+            let server = rt.block_on(Server::for_bench(None));
             let url: Arc<str> = server.url("/").into();
             group.bench_function(BenchmarkId::new(client.id(), concurrency), |b| {
                 b.iter_custom(|iters| rt.block_on(run(&client, &url, concurrency, iters)));
@@ -140,5 +140,38 @@ fn keepalive(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, keepalive);
+/// Not a speed race: the connections each client opens when 256 callers hit a server that
+/// takes 5 ms per request (requests overlap, so an uncapped pool opens one per caller).
+fn connections_under_slow_handler(c: &mut Criterion) {
+    let _ = c;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (callers, per_caller) = (
+        256,
+        if asyncperf_testkit::bench::quick() {
+            2
+        } else {
+            4
+        },
+    );
+    for client in Contender::all() {
+        let server = rt.block_on(Server::for_bench(Some(Duration::from_millis(5))));
+        let url: Arc<str> = server.url("/").into();
+        let took = rt.block_on(run(&client, &url, callers, callers as u64 * per_caller));
+        note(format!(
+            "http_slow_handler_5ms/{}/{callers}: {} connections opened, at most {} open at once, {} requests in {:.0} ms",
+            client.id(),
+            server.stats.accepted(),
+            server.stats.max_open(),
+            server.stats.requests.load(Relaxed),
+            took.as_secs_f64() * 1e3,
+        ));
+        rt.block_on(async move { drop((client, server)) });
+    }
+}
+
+criterion_group!(benches, keepalive, connections_under_slow_handler);
 criterion_main!(benches);

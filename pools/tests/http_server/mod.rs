@@ -109,18 +109,20 @@ impl Server {
     /// A server recording into its own stats and into `shared` (to count several servers
     /// together), holding every request until `gate` reads `true` when one is given.
     pub async fn with(shared: Option<Arc<Stats>>, gate: Option<watch::Receiver<bool>>) -> Self {
-        Self::start_inner(shared, gate, true).await
+        Self::start_inner(shared, gate, true, None).await
     }
 
-    /// A server for benches: counts connections and requests, records no paths.
-    pub async fn for_bench() -> Self {
-        Self::start_inner(None, None, false).await
+    /// A server for benches: counts connections and requests, records no paths, answers
+    /// after `delay` when one is given.
+    pub async fn for_bench(delay: Option<std::time::Duration>) -> Self {
+        Self::start_inner(None, None, false, delay).await
     }
 
     async fn start_inner(
         shared: Option<Arc<Stats>>,
         gate: Option<watch::Receiver<bool>>,
         record_paths: bool,
+        delay: Option<std::time::Duration>,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -162,6 +164,9 @@ impl Server {
                                 for st in all.iter() {
                                     st.in_handler.fetch_sub(1, SeqCst);
                                 }
+                            }
+                            if let Some(delay) = delay {
+                                tokio::time::sleep(delay).await;
                             }
                             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
                         }
