@@ -127,7 +127,8 @@ impl HttpClientBuilder {
 
     /// Whether an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) that fails
     /// because a reused connection was closed under it is sent once more on a fresh
-    /// connection (default: yes). Non-idempotent requests are never retried.
+    /// connection (default: yes). A non-idempotent request is only sent again when it was
+    /// never written (the connection closed before it went out), whatever this setting.
     #[must_use]
     pub fn retry_idempotent(mut self, retry: bool) -> Self {
         self.retry_idempotent = retry;

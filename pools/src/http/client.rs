@@ -174,18 +174,26 @@ impl HttpClient {
         let retry = self.inner.config.retry_idempotent && is_idempotent(&parts.method);
 
         let (mut lease, reused) = self.checkout(&target, false).await?;
-        let again = (retry && reused).then(|| copy_request(&parts, &body));
+        let copy = (retry && reused).then(|| copy_request(&parts, &body));
         let first = lease
             .conn
             .sender
-            .send_request(Request::from_parts(parts, Full::new(body)))
+            .try_send_request(Request::from_parts(parts, Full::new(body)))
             .await;
-        let err = match first {
+        let mut failed = match first {
             Ok(resp) => return Ok(Response::new(resp, lease, deadline)),
-            Err(err) => err,
+            Err(failed) => failed,
         };
         drop(lease);
-        let Some(req) = again.filter(|_| is_connection_lost(&err)) else {
+        // A request hyper never wrote (the connection closed first) can be sent again
+        // whatever its method; one it wrote, only if idempotent and the connection was lost.
+        let unsent = failed.take_message();
+        let err = failed.into_error();
+        let again = match unsent {
+            Some(req) if reused => Some(req),
+            _ => copy.filter(|_| is_connection_lost(&err)),
+        };
+        let Some(req) = again else {
             self.inner.pool.counters.error();
             return Err(HttpError::from_hyper(err));
         };
@@ -220,7 +228,7 @@ impl HttpClient {
     async fn checkout_unbounded(
         &self,
         target: &Target<'_>,
-        mut fresh: bool,
+        fresh: bool,
     ) -> Result<(Lease, bool), HttpError> {
         let pool = &self.inner.pool;
         let mut waiting_since: Option<Instant> = None;
@@ -243,9 +251,7 @@ impl HttpClient {
                 }
             };
             let Some(conn) = ready(conn, reused).await else {
-                // Closed while idle: try again (it no longer counts as fresh: we have not
-                // reused anything yet).
-                fresh = false;
+                // Closed while idle or on its way to us: ask again.
                 continue;
             };
             pool.counters

@@ -259,11 +259,12 @@ impl Pool {
         let mut conn = conn;
         while let Some(waiter) = host.waiters.pop_front() {
             st.waiters -= 1;
-            match waiter.tx.send(Grant::Conn(conn)) {
-                Ok(()) => return,
-                Err(Grant::Conn(back)) => conn = back,
-                Err(Grant::Dial) => unreachable!("sent a connection"),
-            }
+            // Delivered, or (never) something else came back: done either way.
+            let Err(Grant::Conn(back)) = waiter.tx.send(Grant::Conn(conn)) else {
+                return;
+            };
+            // The waiter left without taking it: on to the next one.
+            conn = back;
         }
         host.idle.push_back(Idle {
             conn,
