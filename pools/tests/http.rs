@@ -498,6 +498,33 @@ async fn waiters_keep_their_order_when_the_server_closes_every_connection() {
     assert_eq!((server.stats.accepted(), server.stats.max_open()), (4, 1));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_get_fails_when_the_server_drops_every_connection() {
+    // 16 warm keep-alive connections, all dropped by the server at once (a restart whose
+    // listener never went away); a burst of GETs right after: the stale connections are
+    // noticed at checkout or retried on fresh ones, and no caller sees an error.
+    let server = Server::start().await;
+    let client = HttpClient::builder().limit_per_host(16).build();
+    let burst = |n: usize| {
+        join_all((0..n).map(|_| {
+            let (client, url) = (client.clone(), server.url("/"));
+            tokio::spawn(async move { get_ok(&client, url).await })
+        }))
+    };
+    for _ in 0..4 {
+        for t in guard(burst(64)).await {
+            t.unwrap();
+        }
+        assert!(client.metrics().idle > 0);
+        server.kill_connections();
+    }
+    for t in guard(burst(64)).await {
+        t.unwrap();
+    }
+    assert_eq!(client.metrics().errors, 0);
+    assert!(server.stats.max_open() <= 16, "{}", server.stats.max_open());
+}
+
 #[tokio::test]
 async fn non_idempotent_requests_are_not_retried() {
     let server = ScriptedServer::start(Script::CloseAfter(1)).await;

@@ -98,6 +98,7 @@ pub struct Server {
     /// This server's own counts.
     pub stats: Arc<Stats>,
     accept: JoinHandle<()>,
+    kill: watch::Sender<u64>,
 }
 
 impl Server {
@@ -128,6 +129,7 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let stats = Stats::new();
         let all: Arc<[Arc<Stats>]> = std::iter::once(Arc::clone(&stats)).chain(shared).collect();
+        let (kill, killed) = watch::channel(0u64);
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -144,6 +146,8 @@ impl Server {
                 };
                 let all = Arc::clone(&all);
                 let gate = gate.clone();
+                let mut killed = killed.clone();
+                killed.mark_unchanged();
                 tokio::spawn(async move {
                     let service = service_fn(|req: Request<Incoming>| {
                         let all = Arc::clone(&all);
@@ -172,9 +176,13 @@ impl Server {
                         }
                     });
                     // `Counted` records the close before the socket is closed.
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let serve = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = serve => {}
+                        // Dropped mid-whatever, as a crashing server would.
+                        _ = killed.changed() => {}
+                    }
                 });
             }
         });
@@ -182,7 +190,14 @@ impl Server {
             addr,
             stats,
             accept,
+            kill,
         }
+    }
+
+    /// Closes every open connection at once, without a word, as a restarting server does;
+    /// the listener keeps accepting.
+    pub fn kill_connections(&self) {
+        self.kill.send_modify(|generation| *generation += 1);
     }
 
     pub fn url(&self, path: &str) -> String {
