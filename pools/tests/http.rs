@@ -237,6 +237,38 @@ async fn idle_connections_close_after_keepalive_timeout() {
     assert_eq!(server.stats.accepted(), 2);
 }
 
+#[test]
+fn a_client_outlives_the_runtimes_that_used_it() {
+    // A client kept in a static and used from one runtime after another (as `#[tokio::test]`s
+    // do): connections and tasks of a finished runtime are gone, and the next runtime gets
+    // working connections and a working idle reaper.
+    let client = HttpClient::builder()
+        .keepalive_timeout(Duration::from_secs(30))
+        .build();
+    for round in 0..3 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let server = Server::start().await;
+            get_ok(&client, server.url("/")).await;
+            get_ok(&client, server.url("/")).await;
+            assert_eq!(server.stats.accepted(), 1);
+            if round == 2 {
+                // The earlier runtimes ended with a connection idle and the reaper asleep.
+                tokio::time::sleep(Duration::from_secs(31)).await;
+                let closed = server.stats.wait_until(|s| s.open() == 0);
+                tokio::time::timeout(Duration::from_secs(60), closed)
+                    .await
+                    .expect("the idle connection was reaped");
+            }
+        });
+    }
+    assert_eq!(client.metrics().open, 0);
+}
+
 #[tokio::test]
 async fn dropped_request_future_frees_its_slot() {
     let (open_gate, gate) = watch::channel(false);

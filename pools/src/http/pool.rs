@@ -281,7 +281,13 @@ impl Pool {
     fn start_reaper(self: &Arc<Self>) {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn(reap(Arc::downgrade(self)));
+                // The guard is made here, not in the task, so that it is dropped (and clears
+                // the flag) even if the task never runs.
+                let running = ReaperRunning {
+                    pool: Arc::downgrade(self),
+                    stopped: false,
+                };
+                rt.spawn(reap(running));
             }
             // No runtime to run it on: idle connections are still checked at reuse, and the
             // next checkin inside a runtime starts the reaper.
@@ -456,9 +462,9 @@ impl State {
 }
 
 /// Closes idle connections past their keep-alive timeout; runs while any is idle.
-async fn reap(pool: Weak<Pool>) {
+async fn reap(mut running: ReaperRunning) {
     loop {
-        let Some(strong) = pool.upgrade() else {
+        let Some(strong) = running.pool.upgrade() else {
             return;
         };
         let mut closing = Vec::new();
@@ -467,7 +473,28 @@ async fn reap(pool: Weak<Pool>) {
         drop(strong);
         match next {
             Some(at) => tokio::time::sleep_until(at).await,
-            None => return,
+            None => {
+                // `sweep` cleared the flag under the lock.
+                running.stopped = true;
+                return;
+            }
+        }
+    }
+}
+
+/// Clears the "reaper running" flag if the reaper is dropped while it runs (its runtime
+/// shut down), so that the next connection to go idle starts another one.
+struct ReaperRunning {
+    pool: Weak<Pool>,
+    stopped: bool,
+}
+
+impl Drop for ReaperRunning {
+    fn drop(&mut self) {
+        if !self.stopped
+            && let Some(pool) = self.pool.upgrade()
+        {
+            pool.lock().reaper_running = false;
         }
     }
 }
