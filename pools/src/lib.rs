@@ -47,6 +47,8 @@ mod metrics;
 
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+pub use http::{HttpClient, HttpClientBuilder, HttpError};
 
 pub use kind::{PoolKind, PoolSize};
 pub use metrics::PoolMetrics;

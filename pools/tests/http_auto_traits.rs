@@ -20,6 +20,13 @@ assert_impl_all!(SystemResolver: Send, Sync, Unpin, Copy);
 fn is_send<T: Send>(_: &T) {}
 
 #[test]
+fn the_client_is_also_at_the_crate_root() {
+    let client: asyncperf_pools::HttpClient = asyncperf_pools::HttpClientBuilder::new().build();
+    let _: Option<asyncperf_pools::HttpError> = None;
+    drop(client);
+}
+
+#[test]
 fn request_futures_are_send() {
     let client = HttpClient::new();
     let get = client.get("http://127.0.0.1:1/");
