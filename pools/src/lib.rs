@@ -16,6 +16,7 @@
 //! yet (plain `http://` and HTTP/1.1 only), nor where one connection per request is fine.
 //!
 //! ```no_run
+//! # #[cfg(feature = "http")]
 //! # async fn demo() -> Result<(), asyncperf_pools::http::HttpError> {
 //! use std::time::Duration;
 //! use asyncperf_pools::http::HttpClient;
@@ -53,6 +54,7 @@ pub use http::{HttpClient, HttpClientBuilder, HttpError};
 pub use kind::{PoolKind, PoolSize};
 pub use metrics::PoolMetrics;
 
-#[cfg(doctest)]
+// The README's examples use every feature.
+#[cfg(all(doctest, feature = "http"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
