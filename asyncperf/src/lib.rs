@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `batcher` | `batcher` | [`asyncperf-batcher`](https://docs.rs/asyncperf-batcher): DataLoader-style batching: concurrent `load(key)` calls become one batch call |
 //! | `prioq` | `prioq` | [`asyncperf-prioq`](https://docs.rs/asyncperf-prioq): async MPMC priority channel, FIFO among equal priorities, bounded with backpressure |
+//! | `pools` | `pools` | [`asyncperf-pools`](https://docs.rs/asyncperf-pools): HTTP client capping connections in total and per host; Redis and PostgreSQL pools |
 //! | `weakcache` | `weakcache` | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
 //! | `limiter` | `limiter` | [`asyncperf-limiter`](https://docs.rs/asyncperf-limiter): bounded-concurrency processing, timeouts and rate limits |
 //! | `profiler` | `profiler` | [`asyncperf-profiler`](https://docs.rs/asyncperf-profiler): per-name wall/busy/scheduled/idle timing with percentiles |
@@ -25,6 +26,10 @@ pub use asyncperf_batcher as batcher;
 #[cfg(feature = "prioq")]
 #[doc(inline)]
 pub use asyncperf_prioq as prioq;
+
+#[cfg(feature = "pools")]
+#[doc(inline)]
+pub use asyncperf_pools as pools;
 
 #[cfg(feature = "weakcache")]
 #[doc(inline)]

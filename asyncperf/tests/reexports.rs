@@ -18,6 +18,15 @@ fn prioq_is_reexported() {
     assert_eq!(rx.try_recv(), Ok("a"));
 }
 
+#[cfg(feature = "pools")]
+#[test]
+fn pools() {
+    let size = asyncperf::pools::PoolKind::HttpPerHost.recommended(8);
+    assert_eq!(size.max, 30);
+    let metrics = asyncperf::pools::PoolMetrics::default();
+    assert_eq!(metrics.open, 0);
+}
+
 #[cfg(feature = "weakcache")]
 #[test]
 fn weakcache() {
