@@ -483,3 +483,39 @@ fn run_futures_are_send(pool: PostgresPool) {
         Box::pin(async move { conn.query_one("SELECT 1", &[]).await })
     }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_dropped_mid_flight_closes_its_connection() {
+    let Some((pool, app)) = pool(small().min_idle(1).max_open(1)).await else {
+        return;
+    };
+    let mut conn = pool.get().await.unwrap();
+    let backend = pid(&mut conn).await;
+    let admin = admin().await;
+    let running = async {
+        eventually("pg_sleep running", || {
+            let (admin, app) = (&admin, &app);
+            async move {
+                let n: i64 = admin
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'",
+                        &[app],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                n == 1
+            }
+        })
+        .await;
+    };
+    tokio::select! {
+        r = conn.query("SELECT pg_sleep(5)", &[]) => panic!("pg_sleep returned early: {r:?}"),
+        () = running => {}
+    }
+    // The query future is gone with its reply still due: the connection must not be reused.
+    drop(conn);
+    let mut next = pool.get().await.unwrap();
+    assert_ne!(pid(&mut next).await, backend);
+    assert_eq!(pool.metrics().connections_closed, 1);
+}

@@ -366,3 +366,44 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<asyncperf_pools::RedisPoolError>();
     assert_send_sync::<asyncperf_pools::PoolConfig>();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_checkout_leaves_nothing_behind() {
+    let Some(pool) = pool(small().min_idle(1).max_open(1)).await else {
+        return;
+    };
+    let held = pool.get().await.unwrap();
+    let waiter = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.get().await.map(drop) }
+    });
+    eventually("the second checkout waits", || pool.metrics().waiters == 1).await;
+    waiter.abort();
+    assert!(waiter.await.unwrap_err().is_cancelled());
+    assert_eq!(pool.metrics().waiters, 0);
+    drop(held);
+    // The cancelled waiter took nothing: the connection is there for the next caller.
+    let mut conn = pool.get().await.unwrap();
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await.unwrap();
+    assert_eq!(pong, "PONG");
+    let m = pool.metrics();
+    assert_eq!((m.open, m.in_use, m.connections_created), (1, 1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_run_on_one_connection() {
+    let Some(pool) = pool(small()).await else {
+        return;
+    };
+    let key = unique("pipe");
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .set_ex(&key, 1, 60)
+        .ignore()
+        .get(&key)
+        .ttl(&key);
+    let (value, ttl): (i64, i64) = pool.query_pipeline(&pipe).await.unwrap();
+    assert_eq!(value, 1);
+    assert!(ttl > 0 && ttl <= 60);
+    let _: i64 = pool.query(redis::cmd("DEL").arg(&key)).await.unwrap();
+}

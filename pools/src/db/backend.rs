@@ -69,8 +69,26 @@ pub(crate) fn verdict<M: Backend>(shared: &Shared, conn: &M::Connection) -> Verd
 /// Check-in: keep only connections that are whole and young enough.
 pub(crate) fn still_valid<M: Backend>(shared: &Shared, conn: &M::Connection) -> bool {
     let state = M::state(conn);
-    !state.broken
-        && !state.in_flight
-        && !M::is_closed(conn)
-        && !shared.too_old(state, Instant::now())
+    !state.broken && !state.in_flight && !M::is_closed(conn) && !shared.too_old(state)
+}
+
+/// `mobc::Manager::spawn_task` for our managers: polls the task once in place and spawns it
+/// only if it has to wait.
+///
+/// mobc returns every connection to its pool on a spawned task (`Connection::drop`); the task
+/// takes mobc's lock and pushes the connection, so it nearly always completes in one poll.
+/// Running it in place saves a task spawn and a scheduler hop per checkout, and releases the
+/// connection's permit at once to the next waiter.
+pub(crate) fn run_or_spawn<T>(task: T)
+where
+    T: std::future::Future + Send + 'static,
+    T::Output: Send + 'static,
+{
+    let mut task = Box::pin(task);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if task.as_mut().poll(&mut cx).is_pending() {
+        // The spawned task is polled again with a real waker, so a wake-up sent to the
+        // no-op waker in between is not lost.
+        drop(tokio::spawn(task));
+    }
 }

@@ -5,10 +5,12 @@ pub(crate) mod backend;
 mod error;
 mod pool;
 mod pooled;
+mod retry;
 pub(crate) mod state;
 
 pub use backend::DbManager;
 pub use error::DbPoolError;
+#[cfg(feature = "redis")]
 pub(crate) use pool::Operation;
 pub use pool::{DbPool, Idempotency};
 pub use pooled::Pooled;

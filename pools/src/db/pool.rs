@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, join_all};
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use super::backend::{Backend, DbManager};
 use super::error::DbPoolError;
 use super::pooled::Pooled;
+use super::retry::{Failure, Next, after_failure};
 use super::state::Shared;
 use crate::metrics::PoolMetrics;
 
@@ -143,8 +145,10 @@ impl<M: Backend> DbPool<M> {
             maintenance: OnceLock::new(),
         });
         let this = Self { inner };
-        let deadline = Instant::now() + this.inner.shared.config.get_timeout;
-        let first = this.acquire(deadline).await?;
+        let start = Instant::now();
+        let first = this
+            .acquire(start, start + this.inner.shared.config.get_timeout)
+            .await?;
         this.warm(1).await;
         drop(first);
         let task = tokio::spawn(maintain(Arc::downgrade(&this.inner)));
@@ -179,17 +183,17 @@ impl<M: Backend> DbPool<M> {
     /// Cancel safe: a dropped call loses its place in the queue and nothing else; a
     /// connection being opened for it is closed.
     pub async fn get(&self) -> Result<Pooled<M>, M> {
-        self.get_until(Instant::now() + self.inner.shared.config.get_timeout)
+        let start = Instant::now();
+        self.get_until(start, start + self.inner.shared.config.get_timeout)
             .await
     }
 
-    async fn get_until(&self, deadline: Instant) -> Result<Pooled<M>, M> {
+    async fn get_until(&self, start: Instant, deadline: Instant) -> Result<Pooled<M>, M> {
         let shared = &self.inner.shared;
         let _waiting = shared.waiting();
-        let start = Instant::now();
         // Waiting means there was no idle connection to take.
         let had_idle = shared.idle() > 0;
-        let mut conn = self.acquire(deadline).await.inspect_err(|e| {
+        let mut conn = self.acquire(start, deadline).await.inspect_err(|e| {
             if e.is_timeout() {
                 shared.counters.timeout();
             }
@@ -206,27 +210,28 @@ impl<M: Backend> DbPool<M> {
 
     /// Takes a connection from mobc, reconnecting with backoff until `deadline` while the
     /// server refuses connections. Counts nothing: the pool's own checkouts use it too.
-    async fn acquire(&self, deadline: Instant) -> Result<mobc::Connection<M>, M> {
+    async fn acquire(&self, start: Instant, deadline: Instant) -> Result<mobc::Connection<M>, M> {
         let shared = &self.inner.shared;
-        let start = Instant::now();
         let mut last_error = None;
         let mut backoff = FIRST_BACKOFF;
+        let mut now = start;
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.saturating_duration_since(now);
             if remaining.is_zero() {
                 return Err(timed_out(start, last_error));
             }
-            match self.inner.pool.get_timeout(remaining).await {
+            match self.get_within(remaining).await {
                 Ok(conn) => {
-                    if shared.too_old(M::state(&conn), std::time::Instant::now()) {
+                    if shared.too_old(M::state(&conn)) {
                         // Closed now rather than handed out; the loop opens or takes another.
                         drop(conn.into_inner());
+                        now = Instant::now();
                         continue;
                     }
                     return Ok(conn);
                 }
                 Err(mobc::Error::Timeout) => return Err(timed_out(start, last_error)),
-                Err(mobc::Error::BadConn) => {}
+                Err(mobc::Error::BadConn) => now = Instant::now(),
                 Err(mobc::Error::PoolClosed) => return Err(DbPoolError::Closed),
                 Err(mobc::Error::Inner(DbPoolError::Connect(e)))
                     if M::is_transient_connect_error(&e) =>
@@ -235,9 +240,26 @@ impl<M: Backend> DbPool<M> {
                     let remaining = deadline.saturating_duration_since(Instant::now());
                     tokio::time::sleep(backoff.min(remaining)).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
+                    now = Instant::now();
                 }
                 Err(mobc::Error::Inner(e)) => return Err(e),
             }
+        }
+    }
+
+    /// mobc's `get`, bounded by `timeout` only if it has to wait: mobc's own timeout runs on
+    /// the futures-timer thread (a thread wake-up per checkout), and an idle connection is
+    /// usually there at once.
+    async fn get_within(
+        &self,
+        timeout: Duration,
+    ) -> std::result::Result<mobc::Connection<M>, mobc::Error<M::Error>> {
+        let mut get = std::pin::pin!(self.inner.pool.get());
+        match std::future::poll_fn(|cx| Poll::Ready(get.as_mut().poll(cx))).await {
+            Poll::Ready(result) => result,
+            Poll::Pending => tokio::time::timeout(timeout, get)
+                .await
+                .unwrap_or(Err(mobc::Error::Timeout)),
         }
     }
 
@@ -295,28 +317,27 @@ impl<M: Backend> DbPool<M> {
         idempotency: Idempotency,
         mut op: O,
     ) -> Result<O::Output, M> {
-        let deadline = Instant::now() + self.inner.shared.config.get_timeout;
+        let start = Instant::now();
+        let deadline = start + self.inner.shared.config.get_timeout;
         let mut retried_in_flight = false;
+        let mut attempt_start = start;
         loop {
-            let mut conn = self.get_until(deadline).await?;
+            let mut conn = self.get_until(attempt_start, deadline).await?;
             let err = match op.call(&mut conn).await {
                 Ok(value) => return Ok(value),
                 Err(err) => self.classify(err),
             };
             let state = M::state(&conn);
-            if !state.broken || matches!(err, DbPoolError::CommandTimeout { .. }) {
-                return Err(err);
-            }
-            if state.sent == 0 {
-                continue; // Nothing reached the server.
-            }
-            if !state.failed_in_flight {
-                return Err(err); // Earlier commands of `op` ran; the failing one never left.
-            }
-            match idempotency {
-                Idempotency::Idempotent if !retried_in_flight => retried_in_flight = true,
-                Idempotency::Idempotent => return Err(err),
-                Idempotency::NotIdempotent => {
+            let failure = Failure {
+                broken: state.broken,
+                timed_out: matches!(err, DbPoolError::CommandTimeout { .. }),
+                sent: state.sent,
+                in_flight: state.failed_in_flight,
+            };
+            match after_failure(idempotency, failure, &mut retried_in_flight) {
+                Next::Retry => attempt_start = Instant::now(),
+                Next::Fail => return Err(err),
+                Next::FailIndeterminate => {
                     return Err(match err {
                         DbPoolError::Command(e) => DbPoolError::Indeterminate(e),
                         other => other,
@@ -347,7 +368,7 @@ impl<M: Backend> DbPool<M> {
         }
         let wanted = min_idle.saturating_sub(shared.in_use() + already_held);
         let timeout = shared.config.get_timeout;
-        let held = join_all((0..wanted).map(|_| self.inner.pool.get_timeout(timeout))).await;
+        let held = join_all((0..wanted).map(|_| self.get_within(timeout))).await;
         drop(held);
     }
 
@@ -358,7 +379,7 @@ impl<M: Backend> DbPool<M> {
         let idle = shared.idle();
         let mut held = Vec::new();
         for _ in 0..idle {
-            match self.inner.pool.get_timeout(shared.config.get_timeout).await {
+            match self.get_within(shared.config.get_timeout).await {
                 Ok(conn) => held.push(conn),
                 Err(_) => break,
             }
@@ -369,7 +390,7 @@ impl<M: Backend> DbPool<M> {
         for conn in held {
             let state = M::state(&conn);
             let idle_out = open > min_idle && shared.idle_too_long(state, now);
-            if idle_out || shared.too_old(state, now) {
+            if idle_out || shared.too_old(state) {
                 drop(conn.into_inner());
                 open = open.saturating_sub(1);
             }

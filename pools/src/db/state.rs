@@ -84,10 +84,10 @@ impl Shared {
     }
 
     /// True when `state` has outlived `max_lifetime`.
-    pub(crate) fn too_old(&self, state: &ConnState, now: Instant) -> bool {
+    pub(crate) fn too_old(&self, state: &ConnState) -> bool {
         self.config
             .max_lifetime
-            .is_some_and(|max| now.saturating_duration_since(state.created) >= max)
+            .is_some_and(|max| state.created.elapsed() >= max)
     }
 
     /// True when `state` sat idle longer than `max_idle_lifetime`.

@@ -26,11 +26,13 @@ use crate::db::state::ConnState;
 /// It dereferences to [`Client`] for everything else (transactions, `COPY`, ...); those calls
 /// get the server-side `statement_timeout` only.
 pub struct PostgresConnection {
-    pub(super) client: Client,
+    // Boxed: mobc moves connections by value several times per checkout, and a `Client` is a
+    // few hundred bytes.
+    pub(super) client: Box<Client>,
     /// Set when the server ended the session (SQLSTATE 57P0x): requests that then fail
     /// with "connection closed" never ran.
     pub(super) ended_by_server: Arc<AtomicBool>,
-    pub(super) state: ConnState,
+    pub(super) state: Box<ConnState>,
     pub(super) command_timeout: Option<Duration>,
     /// `command_timeout` plus a grace period: the client-side deadline.
     pub(super) deadline: Option<Duration>,

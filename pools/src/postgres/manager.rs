@@ -90,6 +90,14 @@ impl mobc::Manager for PostgresManager {
     type Connection = PostgresConnection;
     type Error = PostgresPoolError;
 
+    fn spawn_task<T>(&self, task: T)
+    where
+        T: std::future::Future + Send + 'static,
+        T::Output: Send + 'static,
+    {
+        backend::run_or_spawn(task);
+    }
+
     async fn connect(&self) -> Result<PostgresConnection, PostgresPoolError> {
         let _connecting = self.shared.connecting();
         match self.pg.connect(NoTls).await {
@@ -109,9 +117,9 @@ impl mobc::Manager for PostgresManager {
                     }
                 });
                 Ok(PostgresConnection {
-                    client,
+                    client: Box::new(client),
                     ended_by_server,
-                    state: ConnState::opened(&self.shared),
+                    state: Box::new(ConnState::opened(&self.shared)),
                     command_timeout: self.shared.config.command_timeout,
                     deadline: self.deadline(),
                 })

@@ -18,10 +18,11 @@ use crate::db::state::ConnState;
 /// `query_async` work on it (and on the [`Pooled`] guard holding it). Each command has the
 /// pool's `command_timeout` as response timeout.
 pub struct RedisConnection {
-    pub(super) conn: MultiplexedConnection,
+    // Boxed: mobc moves connections by value several times per checkout.
+    pub(super) conn: Box<MultiplexedConnection>,
     /// Cleared when the connection's driver task ends (the socket closed).
     pub(super) alive: Arc<AtomicBool>,
-    pub(super) state: ConnState,
+    pub(super) state: Box<ConnState>,
 }
 
 impl fmt::Debug for RedisConnection {

@@ -123,13 +123,21 @@ impl mobc::Manager for RedisManager {
     type Connection = RedisConnection;
     type Error = RedisPoolError;
 
+    fn spawn_task<T>(&self, task: T)
+    where
+        T: std::future::Future + Send + 'static,
+        T::Output: Send + 'static,
+    {
+        backend::run_or_spawn(task);
+    }
+
     async fn connect(&self) -> Result<RedisConnection, RedisPoolError> {
         let _connecting = self.shared.connecting();
         match self.open().await {
             Ok((conn, alive)) => Ok(RedisConnection {
-                conn,
+                conn: Box::new(conn),
                 alive,
-                state: ConnState::opened(&self.shared),
+                state: Box::new(ConnState::opened(&self.shared)),
             }),
             Err(e) => {
                 self.shared.counters.error();
@@ -148,7 +156,7 @@ impl mobc::Manager for RedisManager {
             Verdict::Discard => Err(DbPoolError::ConnectionClosed),
             Verdict::Ping => {
                 let pong: Result<(), RedisError> =
-                    redis::cmd("PING").query_async(&mut conn.conn).await;
+                    redis::cmd("PING").query_async(&mut *conn.conn).await;
                 match pong {
                     Ok(()) => {
                         conn.state.last_checked = Instant::now();
