@@ -407,3 +407,44 @@ async fn pipelines_run_on_one_connection() {
     assert!(ttl > 0 && ttl <= 60);
     let _: i64 = pool.query(redis::cmd("DEL").arg(&key)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_dropped_mid_flight_closes_its_connection() {
+    let Some(pool) = pool(small().min_idle(1).max_open(1)).await else {
+        return;
+    };
+    let mut conn = pool.get().await.unwrap();
+    let id = client_id(&mut conn).await;
+    let key = unique("dropped");
+    let blocked = async {
+        let url = asyncperf_testkit::redis_url().unwrap();
+        let client = redis::Client::open(url).unwrap();
+        let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+        tokio::time::timeout(HANG_GUARD, async {
+            loop {
+                let list: String = redis::cmd("CLIENT")
+                    .arg("LIST")
+                    .arg("ID")
+                    .arg(id)
+                    .query_async(&mut admin)
+                    .await
+                    .unwrap();
+                if list.contains("cmd=blpop") {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("BLPOP never started");
+    };
+    tokio::select! {
+        r = conn.blpop::<_, Option<(String, String)>>(&key, 5.0) => panic!("BLPOP returned: {r:?}"),
+        () = blocked => {}
+    }
+    drop(conn);
+    // The connection still blocked in BLPOP is not handed out again.
+    let mut next = pool.get().await.unwrap();
+    assert_ne!(client_id(&mut next).await, id);
+    assert_eq!(pool.metrics().connections_closed, 1);
+}

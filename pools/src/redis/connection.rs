@@ -51,7 +51,12 @@ impl RedisConnection {
             return Err(closed_before_send());
         }
         self.state.sending();
+        // Redis answers a connection's commands in order: if this future is dropped before
+        // the reply (a blocking command, a slow script), the connection is closed at check-in
+        // rather than handed to a caller whose commands would queue behind it.
+        self.state.in_flight = true;
         let result = send(&mut self.conn).await;
+        self.state.in_flight = false;
         if let Err(e) = &result {
             let counters = &self.state.shared().counters;
             if e.is_timeout() {
