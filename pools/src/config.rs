@@ -52,6 +52,12 @@ pub struct PoolConfig {
     /// (`statement_timeout`) and the client (a deadline that cancels the query); Redis on the
     /// client (the connection's response timeout). `None`: no limit.
     pub command_timeout: Option<Duration>,
+    /// Redis only: connections [`RedisPool::query`](crate::RedisPool::query) shares between
+    /// callers for commands that neither block nor change connection state (a multiplexed
+    /// connection pipelines them). They count toward `max_open`. `None`: one per CPU core,
+    /// 2 to 8, at most a quarter of `max_open` (0 below 4). `Some(0)`: every command checks
+    /// a connection out.
+    pub redis_lanes: Option<usize>,
 }
 
 /// A [`PoolConfig`] that cannot work.
@@ -66,6 +72,14 @@ pub enum ConfigError {
     MinIdleAboveMaxOpen {
         /// The configured `min_idle`.
         min_idle: usize,
+        /// The configured `max_open`.
+        max_open: usize,
+    },
+    /// `redis_lanes` leaves no connection for exclusive checkouts.
+    #[error("redis_lanes ({lanes}) must be below max_open ({max_open})")]
+    LanesNotBelowMaxOpen {
+        /// The configured `redis_lanes`.
+        lanes: usize,
         /// The configured `max_open`.
         max_open: usize,
     },
@@ -90,6 +104,7 @@ impl Default for PoolConfig {
             get_timeout: Duration::from_secs(10),
             health_check_interval: Some(Duration::from_secs(1)),
             command_timeout: Some(Duration::from_secs(60)),
+            redis_lanes: None,
         }
     }
 }
@@ -173,6 +188,21 @@ impl PoolConfig {
         self
     }
 
+    /// Sets [`redis_lanes`](Self::redis_lanes).
+    #[must_use]
+    pub fn redis_lanes(mut self, lanes: Option<usize>) -> Self {
+        self.redis_lanes = lanes;
+        self
+    }
+
+    /// The number of Redis lanes this configuration gives.
+    pub(crate) fn lanes(&self) -> usize {
+        self.redis_lanes.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            cores.clamp(2, 8).min(self.max_open / 4)
+        })
+    }
+
     /// Checks that a pool can be built from this configuration.
     ///
     /// # Errors
@@ -182,6 +212,12 @@ impl PoolConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_open == 0 {
             return Err(ConfigError::ZeroMaxOpen);
+        }
+        if self.redis_lanes.is_some_and(|lanes| lanes >= self.max_open) {
+            return Err(ConfigError::LanesNotBelowMaxOpen {
+                lanes: self.lanes(),
+                max_open: self.max_open,
+            });
         }
         if self.min_idle > self.max_open {
             return Err(ConfigError::MinIdleAboveMaxOpen {
@@ -280,6 +316,23 @@ mod tests {
             base.health_check_interval(Some(Duration::ZERO))
                 .validate()
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn redis_lanes_stay_a_minority_of_the_pool() {
+        let c = PoolConfig::default();
+        assert_eq!(c.clone().max_open(3).lanes(), 0);
+        assert_eq!(c.clone().max_open(4).lanes(), 1);
+        assert!((2..=8).contains(&c.clone().max_open(50).lanes()));
+        assert_eq!(c.clone().redis_lanes(Some(0)).lanes(), 0);
+        assert_eq!(c.clone().redis_lanes(Some(3)).lanes(), 3);
+        assert_eq!(
+            c.max_open(2).redis_lanes(Some(2)).validate(),
+            Err(ConfigError::LanesNotBelowMaxOpen {
+                lanes: 2,
+                max_open: 2
+            })
         );
     }
 

@@ -448,3 +448,38 @@ async fn a_command_dropped_mid_flight_closes_its_connection() {
     assert_ne!(client_id(&mut next).await, id);
     assert_eq!(pool.metrics().connections_closed, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_commands_share_lanes_and_blocking_ones_check_out() {
+    let config = small().max_open(8).redis_lanes(Some(1));
+    let Some(pool) = pool(config).await else {
+        return;
+    };
+    let key = unique("lanes");
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (pool, key) = (pool.clone(), key.clone());
+            tokio::spawn(async move { pool.query::<i64>(redis::cmd("INCR").arg(key)).await })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.unwrap().unwrap());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=32).collect::<Vec<_>>());
+    // 32 concurrent INCRs went through the one lane: one checkout, the warm connections.
+    let m = pool.metrics();
+    assert_eq!((m.checkouts, m.in_use, m.connections_created), (1, 1, 2));
+    // A blocking command takes a connection of its own, leaving the lane free.
+    let list = unique("lanes-list");
+    let blpop = redis::cmd("BLPOP").arg(&list).arg(0.2).clone();
+    let ping = redis::cmd("PING");
+    let (popped, pong) = tokio::join!(
+        pool.query::<Option<(String, String)>>(&blpop),
+        pool.query::<String>(&ping)
+    );
+    assert_eq!((popped.unwrap(), pong.unwrap().as_str()), (None, "PONG"));
+    assert_eq!(pool.metrics().checkouts, 2);
+    let _: i64 = pool.query(redis::cmd("DEL").arg(&key)).await.unwrap();
+}

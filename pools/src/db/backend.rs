@@ -26,6 +26,11 @@ pub(crate) use sealed::Sealed;
 /// What the shared pool logic needs from a manager beyond [`DbManager`]: its connections
 /// carry a [`ConnState`].
 pub(crate) trait Backend: DbManager {
+    /// Per-pool state of this backend (Redis: the multiplexed lanes).
+    type Extra: Send + Sync + 'static;
+
+    fn extra(config: &crate::PoolConfig) -> Self::Extra;
+
     /// The state shared with the pool built on this manager.
     fn shared(&self) -> &Arc<Shared>;
 

@@ -5,7 +5,7 @@ pub(crate) mod backend;
 mod error;
 mod pool;
 mod pooled;
-mod retry;
+pub(crate) mod retry;
 pub(crate) mod state;
 
 pub use backend::DbManager;

@@ -93,6 +93,8 @@ pub struct DbPool<M: Backend> {
 struct Inner<M: Backend> {
     pool: mobc::Pool<M>,
     shared: Arc<Shared>,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // Only Redis has extra state.
+    extra: M::Extra,
     maintenance: OnceLock<AbortHandle>,
 }
 
@@ -139,9 +141,11 @@ impl<M: Backend> DbPool<M> {
             // Deadlines and lifetimes are ours (mobc's idle lifetime counts from creation).
             .get_timeout(None)
             .build(manager);
+        let extra = M::extra(&shared.config);
         let inner = Arc::new(Inner {
             pool,
             shared,
+            extra,
             maintenance: OnceLock::new(),
         });
         let this = Self { inner };
@@ -154,6 +158,16 @@ impl<M: Backend> DbPool<M> {
         let task = tokio::spawn(maintain(Arc::downgrade(&this.inner)));
         let _ = this.inner.maintenance.set(task.abort_handle());
         Ok(this)
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn extra(&self) -> &M::Extra {
+        &self.inner.extra
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     /// A snapshot of the pool's gauges and counters (no lock, no await).
@@ -188,7 +202,11 @@ impl<M: Backend> DbPool<M> {
             .await
     }
 
-    async fn get_until(&self, start: Instant, deadline: Instant) -> Result<Pooled<M>, M> {
+    pub(crate) async fn get_until(
+        &self,
+        start: Instant,
+        deadline: Instant,
+    ) -> Result<Pooled<M>, M> {
         let shared = &self.inner.shared;
         let _waiting = shared.waiting();
         // Waiting means there was no idle connection to take.

@@ -75,12 +75,16 @@ impl Shared {
     /// True when `state` should be pinged before it is handed out.
     pub(crate) fn needs_ping(&self, state: &ConnState, now: Instant) -> bool {
         let last_seen_alive = state.last_used.max(state.last_checked);
-        let suspect = self.nanos(last_seen_alive) < self.suspect_before.load(Relaxed);
         let idle_long = self
             .config
             .health_check_interval
             .is_some_and(|interval| now.saturating_duration_since(last_seen_alive) >= interval);
-        suspect || idle_long
+        idle_long || self.is_suspect(state)
+    }
+
+    /// True when a sibling broke after `state` was last seen working.
+    pub(crate) fn is_suspect(&self, state: &ConnState) -> bool {
+        self.nanos(state.last_used.max(state.last_checked)) < self.suspect_before.load(Relaxed)
     }
 
     /// True when `state` has outlived `max_lifetime`.

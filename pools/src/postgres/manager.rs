@@ -180,6 +180,10 @@ impl DbManager for PostgresManager {
 impl Sealed for PostgresManager {}
 
 impl Backend for PostgresManager {
+    type Extra = ();
+
+    fn extra(_: &PoolConfig) {}
+
     fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }

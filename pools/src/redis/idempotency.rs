@@ -82,6 +82,79 @@ const READS: &[&str] = &[
 /// Writes that set an absolute state and reply the same however often they run.
 const ABSOLUTE_WRITES: &[&str] = &["EXPIREAT", "HMSET", "MSET", "PEXPIREAT", "PSETEX", "SETEX"];
 
+/// Writes that neither block nor change the connection's state, beyond those above: safe on
+/// a connection shared by other callers.
+const SHAREABLE_WRITES: &[&str] = &[
+    "APPEND",
+    "DECR",
+    "DECRBY",
+    "DEL",
+    "EXPIRE",
+    "GEOADD",
+    "GETDEL",
+    "GETEX",
+    "GETSET",
+    "HDEL",
+    "HINCRBY",
+    "HINCRBYFLOAT",
+    "HSET",
+    "HSETNX",
+    "INCR",
+    "INCRBY",
+    "INCRBYFLOAT",
+    "LINSERT",
+    "LMOVE",
+    "LPOP",
+    "LPUSH",
+    "LPUSHX",
+    "LREM",
+    "LSET",
+    "LTRIM",
+    "PERSIST",
+    "PEXPIRE",
+    "PFADD",
+    "PFMERGE",
+    "PUBLISH",
+    "RPOP",
+    "RPUSH",
+    "RPUSHX",
+    "SADD",
+    "SET",
+    "SETBIT",
+    "SETNX",
+    "SETRANGE",
+    "SMOVE",
+    "SPOP",
+    "SREM",
+    "UNLINK",
+    "XACK",
+    "XADD",
+    "XDEL",
+    "XTRIM",
+    "ZADD",
+    "ZINCRBY",
+    "ZPOPMAX",
+    "ZPOPMIN",
+    "ZREM",
+    "ZREMRANGEBYRANK",
+    "ZREMRANGEBYSCORE",
+];
+
+/// True for commands that may share a multiplexed connection with other callers: they
+/// neither block it (`BLPOP`, `XREAD BLOCK`, `WAIT`) nor change its state (`SELECT`,
+/// `WATCH`, `MULTI`, `CLIENT`, `SUBSCRIBE`). Unknown commands are not.
+pub(crate) fn shareable(cmd: &Cmd) -> bool {
+    let Some(Arg::Simple(name)) = cmd.args_iter().next() else {
+        return false;
+    };
+    [READS, ABSOLUTE_WRITES, SHAREABLE_WRITES]
+        .iter()
+        .any(|list| {
+            list.iter()
+                .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
+        })
+}
+
 /// `SET` options that make the reply depend on the previous state.
 const CONDITIONAL_SET_OPTIONS: &[&str] = &["NX", "XX", "GET", "IFEQ"];
 
@@ -177,6 +250,34 @@ mod tests {
         assert_eq!(of(&["LPUSH", "k", "v"]), NotIdempotent);
         assert_eq!(of(&["EVAL", "return 1", "0"]), NotIdempotent);
         assert_eq!(Idempotency::of(&redis::Cmd::new()), NotIdempotent);
+    }
+
+    #[test]
+    fn only_commands_that_neither_block_nor_change_state_are_shareable() {
+        let shareable = |parts: &[&str]| {
+            let mut cmd = redis::cmd(parts[0]);
+            for part in &parts[1..] {
+                cmd.arg(*part);
+            }
+            shareable(&cmd)
+        };
+        assert!(shareable(&["get", "k"]));
+        assert!(shareable(&["SET", "k", "v", "NX"]));
+        assert!(shareable(&["INCR", "k"]));
+        for blocking_or_stateful in [
+            &["BLPOP", "k", "0"][..],
+            &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+            &["SELECT", "1"],
+            &["WATCH", "k"],
+            &["MULTI"],
+            &["CLIENT", "ID"],
+            &["SUBSCRIBE", "c"],
+            &["EVAL", "return 1", "0"],
+            &["SOMEMODULE.CMD"],
+        ] {
+            assert!(!shareable(blocking_or_stateful), "{blocking_or_stateful:?}");
+        }
+        assert!(!super::shareable(&redis::Cmd::new()));
     }
 
     #[test]

@@ -183,6 +183,12 @@ impl DbManager for RedisManager {
 impl Sealed for RedisManager {}
 
 impl Backend for RedisManager {
+    type Extra = super::lanes::Lanes;
+
+    fn extra(config: &PoolConfig) -> super::lanes::Lanes {
+        super::lanes::Lanes::new(config.lanes())
+    }
+
     fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }

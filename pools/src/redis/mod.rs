@@ -2,6 +2,7 @@
 
 mod connection;
 mod idempotency;
+mod lanes;
 mod manager;
 
 pub use connection::RedisConnection;
@@ -40,9 +41,14 @@ pub async fn redis_pool(url: &str, config: PoolConfig) -> Result<RedisPool, Redi
 }
 
 impl RedisPool {
-    /// Runs one command on a pooled connection. It is retried on a fresh connection after
-    /// the connection broke mid-flight only when [`Idempotency::of`] deems it idempotent;
-    /// use [`run`](DbPool::run) to decide yourself.
+    /// Runs one command. It is retried on a fresh connection after the connection broke
+    /// mid-flight only when [`Idempotency::of`] deems it idempotent; use
+    /// [`run`](DbPool::run) to decide yourself.
+    ///
+    /// A command that neither blocks nor changes connection state (`GET`, `SET`, `INCR`,
+    /// `HSET`, ... but not `BLPOP`, `SELECT`, `WATCH`, scripts or unknown commands) runs on
+    /// one of the pool's [`redis_lanes`](crate::PoolConfig::redis_lanes), shared with other
+    /// callers and pipelined; any other command checks a connection out for itself.
     ///
     /// # Errors
     ///
@@ -55,6 +61,11 @@ impl RedisPool {
         &self,
         cmd: &redis::Cmd,
     ) -> Result<T, RedisPoolError> {
+        if idempotency::shareable(cmd) && !self.extra().is_empty() {
+            return self
+                .on_lane(Idempotency::of(cmd), lanes::Request::Cmd(cmd))
+                .await;
+        }
         self.run_op(
             Idempotency::of(cmd),
             Query {
@@ -79,6 +90,14 @@ impl RedisPool {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisPoolError> {
+        if pipeline.cmd_iter().all(idempotency::shareable) && !self.extra().is_empty() {
+            return self
+                .on_lane(
+                    Idempotency::of_pipeline(pipeline),
+                    lanes::Request::Pipeline(pipeline),
+                )
+                .await;
+        }
         self.run_op(
             Idempotency::of_pipeline(pipeline),
             QueryPipeline {
