@@ -1,8 +1,8 @@
 //! Redis GET/SET (50/50 over 10 000 keys, 32-byte values) at concurrency 1/16/64/256:
-//! `asyncperf` (`redis_pool` + `RedisPool::query`) beside deadpool-redis, bb8-redis and one
-//! shared redis `ConnectionManager`. Every pool holds at most 16 connections; the peers run
-//! with their defaults (both `PING` a connection at every checkout). Skipped when Redis does
-//! not answer.
+//! `asyncperf` (`redis_pool` + `RedisPool::query`, which sends plain commands over its shared
+//! lanes) beside deadpool-redis, bb8-redis and one shared redis `ConnectionManager`. Every
+//! pool holds at most 16 connections; the peers run with their defaults (both `PING` a
+//! connection at every checkout). Skipped when Redis does not answer.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -173,8 +173,8 @@ fn bench(c: &mut Criterion) {
 
     let m = ours.metrics();
     note(format!(
-        "redis_get_set: asyncperf opened {} connections for {} checkouts ({} errors); no PING at checkout (deadpool-redis and bb8-redis send one per checkout by default)",
-        m.connections_created, m.checkouts, m.errors
+        "redis_get_set: asyncperf sent GET/SET over its shared lanes ({} lane checkouts, {} connections opened, {} errors); deadpool-redis and bb8-redis check a connection out per command and PING it by default; redis-connection-manager is one multiplexed connection",
+        m.checkouts, m.connections_created, m.errors
     ));
     rt.block_on(async {
         let mut conn = manager.clone();

@@ -54,9 +54,9 @@ pub struct PoolConfig {
     pub command_timeout: Option<Duration>,
     /// Redis only: connections [`RedisPool::query`](crate::RedisPool::query) shares between
     /// callers for commands that neither block nor change connection state (a multiplexed
-    /// connection pipelines them). They count toward `max_open`. `None`: one per CPU core,
-    /// 2 to 8, at most a quarter of `max_open` (0 below 4). `Some(0)`: every command checks
-    /// a connection out.
+    /// connection pipelines them). They count toward `max_open`. `None`: one per two CPU
+    /// cores, 1 to 8, at most a quarter of `max_open` (0 below 4). `Some(0)`: every command
+    /// checks a connection out.
     pub redis_lanes: Option<usize>,
 }
 
@@ -199,7 +199,9 @@ impl PoolConfig {
     pub(crate) fn lanes(&self) -> usize {
         self.redis_lanes.unwrap_or_else(|| {
             let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            cores.clamp(2, 8).min(self.max_open / 4)
+            // One lane keeps a core busy with its driver task; Redis itself is single-threaded,
+            // so lanes beyond the client's spare cores only split the pipelining.
+            (cores / 2).clamp(1, 8).min(self.max_open / 4)
         })
     }
 
@@ -324,7 +326,7 @@ mod tests {
         let c = PoolConfig::default();
         assert_eq!(c.clone().max_open(3).lanes(), 0);
         assert_eq!(c.clone().max_open(4).lanes(), 1);
-        assert!((2..=8).contains(&c.clone().max_open(50).lanes()));
+        assert!((1..=8).contains(&c.clone().max_open(50).lanes()));
         assert_eq!(c.clone().redis_lanes(Some(0)).lanes(), 0);
         assert_eq!(c.clone().redis_lanes(Some(3)).lanes(), 3);
         assert_eq!(
