@@ -114,10 +114,9 @@ impl Lanes {
         let handle = lane.handle.clone();
         let old = guard.replace(lane);
         drop(guard);
-        if let Some(mut old) = old
-            && !old.handle.healthy.load(Ordering::Acquire)
-        {
-            // Timed out or broke: never reused, even if its socket still looks open.
+        if let Some(mut old) = old {
+            // Dead, failed, too old, or suspect after a sibling broke: closed rather than
+            // returned, even if its socket still looks open.
             old.conn.state.abandon();
         }
         Ok(handle)
