@@ -10,10 +10,13 @@
 //!
 //! # Redis and PostgreSQL pools
 //!
-//! Use [`redis_pool`] when commands need a connection of their own (blocking commands,
-//! `WATCH`/`MULTI`, large values) or when one multiplexed connection saturates; use
-//! [`postgres_pool`] for tokio-postgres. Both return a [`DbPool`] built on mobc with the
-//! defaults of [`PoolConfig`]; see the README for the sizing table and the restart policy.
+//! [`redis_pool`] serves plain commands ([`RedisPool::query`]) over a few shared multiplexed
+//! "lanes" and hands out exclusive connections ([`DbPool::get`]) for blocking commands,
+//! `WATCH`/`MULTI` and large values; [`postgres_pool`] pools tokio-postgres clients. Both
+//! return a [`DbPool`] built on mobc with the defaults of [`PoolConfig`]; see the README for
+//! the sizing table and the restart policy. Not for: a single-threaded client doing a few
+//! plain Redis commands (one `ConnectionManager` is enough), or PostgreSQL over TLS (not
+//! supported yet).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), asyncperf_pools::RedisPoolError> {
@@ -31,8 +34,9 @@
 //! reused (mobc returns them on a spawned task).
 //!
 //! Performance: no round trip at checkout unless the connection idled past
-//! `health_check_interval`; the `redis_get_set` and `postgres_select_1` benches compare the
-//! pools with deadpool and bb8.
+//! `health_check_interval`, no timer thread, connections returned in place; the
+//! `redis_get_set` and `postgres_select_1` benches compare the pools with deadpool, bb8 and
+//! redis's `ConnectionManager`.
 
 mod kind;
 mod metrics;
