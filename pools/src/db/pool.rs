@@ -223,7 +223,7 @@ impl<M: Backend> DbPool<M> {
             start.elapsed()
         };
         shared.counters.checkout(waited);
-        Ok(Pooled::new(conn, shared.checked_out()))
+        Ok(Pooled::new(conn))
     }
 
     /// Takes a connection from mobc, reconnecting with backoff until `deadline` while the

@@ -5,7 +5,6 @@ use std::ops::{Deref, DerefMut};
 use std::time::Instant;
 
 use super::backend::Backend;
-use super::state::GaugeGuard;
 
 /// A connection checked out of a [`DbPool`](crate::DbPool); it goes back to the pool when
 /// dropped (or is closed, if it broke or outlived `max_lifetime`).
@@ -18,17 +17,15 @@ use super::state::GaugeGuard;
 /// outside one, the connection is closed instead of returned.
 #[allow(private_bounds)] // `Backend` is sealed: only this crate's managers implement it.
 pub struct Pooled<M: Backend> {
+    /// `Some` until dropped. Counted in the pool's `in_use` gauge while it lives.
     conn: Option<mobc::Connection<M>>,
-    _in_use: GaugeGuard,
 }
 
 #[allow(private_bounds)]
 impl<M: Backend> Pooled<M> {
-    pub(crate) fn new(conn: mobc::Connection<M>, in_use: GaugeGuard) -> Self {
-        Self {
-            conn: Some(conn),
-            _in_use: in_use,
-        }
+    pub(crate) fn new(conn: mobc::Connection<M>) -> Self {
+        M::state(&conn).shared().checkout_started();
+        Self { conn: Some(conn) }
     }
 
     /// True when the connection was opened for this checkout rather than reused.
@@ -67,7 +64,9 @@ impl<M: Backend> Drop for Pooled<M> {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        M::state_mut(&mut conn).last_used = Instant::now();
+        let state = M::state_mut(&mut conn);
+        state.last_used = Instant::now();
+        state.shared().checkin();
         if tokio::runtime::Handle::try_current().is_err() {
             // mobc's `Drop` would `tokio::spawn` and panic; close the connection instead.
             drop(conn.into_inner());

@@ -101,54 +101,38 @@ impl Shared {
             .is_some_and(|max| now.saturating_duration_since(state.last_used) >= max)
     }
 
-    pub(crate) fn connecting(self: &Arc<Self>) -> GaugeGuard {
-        GaugeGuard::new(self, Gauge::Connecting)
+    pub(crate) fn connecting(&self) -> GaugeGuard<'_> {
+        GaugeGuard::new(&self.connecting)
     }
 
-    pub(crate) fn waiting(self: &Arc<Self>) -> GaugeGuard {
-        GaugeGuard::new(self, Gauge::Waiters)
+    pub(crate) fn waiting(&self) -> GaugeGuard<'_> {
+        GaugeGuard::new(&self.waiters)
     }
 
-    pub(crate) fn checked_out(self: &Arc<Self>) -> GaugeGuard {
-        GaugeGuard::new(self, Gauge::InUse)
+    /// A checkout starts; [`checkin`](Self::checkin) ends it.
+    pub(crate) fn checkout_started(&self) {
+        self.in_use.fetch_add(1, Relaxed);
     }
 
-    fn gauge(&self, which: Gauge) -> &AtomicU64 {
-        match which {
-            Gauge::Connecting => &self.connecting,
-            Gauge::Waiters => &self.waiters,
-            Gauge::InUse => &self.in_use,
-        }
+    pub(crate) fn checkin(&self) {
+        self.in_use.fetch_sub(1, Relaxed);
     }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Gauge {
-    Connecting,
-    Waiters,
-    InUse,
 }
 
 /// Holds one unit of a gauge; gives it back on drop, so a cancelled future cannot leak it.
 #[derive(Debug)]
-pub(crate) struct GaugeGuard {
-    shared: Arc<Shared>,
-    which: Gauge,
-}
+pub(crate) struct GaugeGuard<'a>(&'a AtomicU64);
 
-impl GaugeGuard {
-    fn new(shared: &Arc<Shared>, which: Gauge) -> Self {
-        shared.gauge(which).fetch_add(1, Relaxed);
-        Self {
-            shared: Arc::clone(shared),
-            which,
-        }
+impl<'a> GaugeGuard<'a> {
+    fn new(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Relaxed);
+        Self(gauge)
     }
 }
 
-impl Drop for GaugeGuard {
+impl Drop for GaugeGuard<'_> {
     fn drop(&mut self) {
-        self.shared.gauge(self.which).fetch_sub(1, Relaxed);
+        self.0.fetch_sub(1, Relaxed);
     }
 }
 
