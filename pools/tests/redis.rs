@@ -483,3 +483,45 @@ async fn plain_commands_share_lanes_and_blocking_ones_check_out() {
     assert_eq!(pool.metrics().checkouts, 2);
     let _: i64 = pool.query(redis::cmd("DEL").arg(&key)).await.unwrap();
 }
+
+/// The last command the server saw on connection `id`.
+async fn last_command(id: i64) -> String {
+    let url = asyncperf_testkit::redis_url().unwrap();
+    let client = redis::Client::open(url).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("ID")
+        .arg(id)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    list.split_whitespace()
+        .find_map(|field| field.strip_prefix("cmd="))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_connections_idle_past_the_interval_are_pinged() {
+    let config = small()
+        .min_idle(1)
+        .max_open(1)
+        .health_check_interval(Some(Duration::from_millis(100)));
+    let Some(pool) = pool(config).await else {
+        return;
+    };
+    let mut conn = pool.get().await.unwrap();
+    let id = client_id(&mut conn).await;
+    let _: Option<String> = conn.get(unique("idle")).await.unwrap();
+    drop(conn);
+    // Reused at once: no PING at checkout.
+    let conn = pool.get().await.unwrap();
+    assert_eq!(last_command(id).await, "get");
+    drop(conn);
+    // Idle past the interval (the time passing is the condition under test): pinged first.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let conn = pool.get().await.unwrap();
+    assert_eq!(last_command(id).await, "ping");
+    drop(conn);
+}
