@@ -1,0 +1,146 @@
+//! PostgreSQL `SELECT 1` (simple protocol, one round trip) at concurrency 16 and 64:
+//! `asyncperf` (`postgres_pool`) beside deadpool-postgres and bb8-postgres with their
+//! defaults, every pool holding at most 16 connections. Skipped when PostgreSQL does not
+//! answer.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use asyncperf_pools::{PoolConfig, PoolKind, postgres_pool};
+use asyncperf_testkit::bench::{OURS, note, skip};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tokio_postgres::NoTls;
+
+const POOL_SIZE: usize = 16;
+const CONCURRENCY: [usize; 2] = [16, 64];
+
+/// Runs `iters` operations spread over `concurrency` tasks.
+async fn spread<F, Fut>(iters: u64, concurrency: usize, op: F) -> Duration
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let iters = usize::try_from(iters).unwrap_or(usize::MAX);
+    let next = Arc::new(AtomicUsize::new(0));
+    let op = Arc::new(op);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency.min(iters))
+        .map(|_| {
+            let next = Arc::clone(&next);
+            let op = Arc::clone(&op);
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < iters {
+                    op().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("bench task");
+    }
+    start.elapsed()
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(url) = asyncperf_testkit::postgres_url() else {
+        skip("postgres_select_1: PostgreSQL does not answer");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let ours = rt.block_on(async {
+        let config = PoolConfig::for_kind(PoolKind::DatabaseLight)
+            .min_idle(POOL_SIZE)
+            .max_open(POOL_SIZE);
+        postgres_pool(&url, config).await.expect("asyncperf pool")
+    });
+    let pg_config = tokio_postgres::Config::from_str(&url).expect("postgres URL");
+    let deadpool =
+        deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(pg_config.clone(), NoTls))
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .expect("deadpool pool");
+    let bb8 = rt.block_on(async {
+        let manager = bb8_postgres::PostgresConnectionManager::new(pg_config, NoTls);
+        bb8::Pool::builder()
+            .max_size(u32::try_from(POOL_SIZE).unwrap_or(u32::MAX))
+            .build(manager)
+            .await
+            .expect("bb8 pool")
+    });
+
+    let mut group = c.benchmark_group("postgres_select_1");
+    group.throughput(Throughput::Elements(1));
+    for concurrency in CONCURRENCY {
+        group.bench_with_input(
+            BenchmarkId::new(OURS, concurrency),
+            &concurrency,
+            |b, &n| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let pool = ours.clone();
+                    spread(iters, n, move || {
+                        let pool = pool.clone();
+                        async move {
+                            let mut conn = pool.get().await.expect("asyncperf get");
+                            let rows = conn.simple_query("SELECT 1").await.expect("SELECT 1");
+                            std::hint::black_box(rows);
+                        }
+                    })
+                });
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("deadpool-postgres", concurrency),
+            &concurrency,
+            |b, &n| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let pool = deadpool.clone();
+                    spread(iters, n, move || {
+                        let pool = pool.clone();
+                        async move {
+                            let conn = pool.get().await.expect("deadpool get");
+                            let rows = conn.simple_query("SELECT 1").await.expect("SELECT 1");
+                            std::hint::black_box(rows);
+                        }
+                    })
+                });
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("bb8-postgres", concurrency),
+            &concurrency,
+            |b, &n| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let pool = bb8.clone();
+                    spread(iters, n, move || {
+                        let pool = pool.clone();
+                        async move {
+                            let conn = pool.get().await.expect("bb8 get");
+                            let rows = conn.simple_query("SELECT 1").await.expect("SELECT 1");
+                            std::hint::black_box(rows);
+                        }
+                    })
+                });
+            },
+        );
+    }
+    group.finish();
+
+    let m = ours.metrics();
+    note(format!(
+        "postgres_select_1: asyncperf opened {} connections for {} checkouts ({} errors); deadpool-postgres checks only is_closed() (RecyclingMethod::Fast), bb8-postgres runs a query at every checkout",
+        m.connections_created, m.checkouts, m.errors
+    ));
+    rt.block_on(async move { drop((ours, deadpool, bb8)) });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,16 @@
+//! The pool logic shared by the Redis and PostgreSQL pools: a mobc pool plus checkout
+//! deadlines, retries, metrics and a maintenance task.
+
+pub(crate) mod backend;
+mod error;
+mod pool;
+mod pooled;
+pub(crate) mod retry;
+pub(crate) mod state;
+
+pub use backend::DbManager;
+pub use error::DbPoolError;
+#[cfg(feature = "redis")]
+pub(crate) use pool::Operation;
+pub use pool::{DbPool, Idempotency};
+pub use pooled::Pooled;

@@ -1,0 +1,85 @@
+//! `Pooled`: a connection checked out of a pool, returned when dropped.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::time::Instant;
+
+use super::backend::Backend;
+
+/// A connection checked out of a [`DbPool`](crate::DbPool); it goes back to the pool when
+/// dropped (or is closed, if it broke or outlived `max_lifetime`).
+///
+/// Dereferences to the pool's connection type: [`RedisConnection`](crate::RedisConnection)
+/// (which implements [`redis::aio::ConnectionLike`], so every `AsyncCommands` method works on
+/// it) or [`PostgresConnection`](crate::PostgresConnection).
+///
+/// Drop it inside a tokio runtime: mobc returns connections on a spawned task. Dropped
+/// outside one, the connection is closed instead of returned.
+#[allow(private_bounds)] // `Backend` is sealed: only this crate's managers implement it.
+pub struct Pooled<M: Backend> {
+    /// `Some` until dropped. Counted in the pool's `in_use` gauge while it lives.
+    conn: Option<mobc::Connection<M>>,
+}
+
+#[allow(private_bounds)]
+impl<M: Backend> Pooled<M> {
+    pub(crate) fn new(conn: mobc::Connection<M>) -> Self {
+        M::state(&conn).shared().checkout_started();
+        Self { conn: Some(conn) }
+    }
+
+    /// True when the connection was opened for this checkout rather than reused.
+    pub fn is_brand_new(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(mobc::Connection::is_brand_new)
+    }
+
+    /// How long ago the connection was opened.
+    pub fn age(&self) -> std::time::Duration {
+        M::state(self).age()
+    }
+}
+
+#[allow(private_bounds)]
+impl<M: Backend> Deref for Pooled<M> {
+    type Target = M::Connection;
+
+    fn deref(&self) -> &M::Connection {
+        // `conn` is only taken in `drop`.
+        self.conn.as_deref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+#[allow(private_bounds)]
+impl<M: Backend> DerefMut for Pooled<M> {
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        self.conn.as_deref_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+#[allow(private_bounds)]
+impl<M: Backend> Drop for Pooled<M> {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let state = M::state_mut(&mut conn);
+        state.last_used = Instant::now();
+        state.shared().checkin();
+        if tokio::runtime::Handle::try_current().is_err() {
+            // mobc's `Drop` would `tokio::spawn` and panic; close the connection instead.
+            drop(conn.into_inner());
+        }
+    }
+}
+
+#[allow(private_bounds)]
+impl<M: Backend> fmt::Debug for Pooled<M>
+where
+    M::Connection: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Pooled").field(&**self).finish()
+    }
+}
