@@ -245,3 +245,19 @@ fn graceful_shutdown_of_the_tokio_flavours_waits_too() {
         drop(stuck);
     }
 }
+
+/// "As long as it takes" must not overflow the deadline's `Instant`.
+#[test]
+fn an_unbounded_grace_period_is_accepted_on_every_flavour() {
+    for flavor in [
+        Flavor::CurrentThread,
+        Flavor::MultiThread { workers: Some(2) },
+        Flavor::ThreadPerCore { cores: Some(2) },
+    ] {
+        let rt = RuntimeSelect::builder().flavor(flavor).build().unwrap();
+        let task = rt.spawn(async { 1 });
+        drop(task);
+        let report = rt.shutdown_timeout(Duration::MAX);
+        assert!(report.is_clean(), "{flavor}: {report}");
+    }
+}
