@@ -252,7 +252,8 @@ impl<T, P: Ord> Stream for Receiver<T, P> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.len(), None)
+        // Not `len()`: other receivers may take every queued item, and a lower bound must hold.
+        (0, None)
     }
 }
 
