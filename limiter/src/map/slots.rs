@@ -33,16 +33,17 @@ use futures_util::task::AtomicWaker;
 /// (a stale flag only means one spurious poll later).
 const FRESH: usize = 1 << (usize::BITS - 1);
 
-/// Slots allocated at a time (fewer when the capacity is smaller).
+/// Slots allocated at a time (fewer in the last chunk when the capacity is not a multiple).
+/// A constant, so that finding a slot is a shift and a mask.
 const CHUNK: usize = 64;
 
 pub(crate) struct Slots<Fut> {
     /// Pinned in place: each chunk is a boxed slice that is never reallocated or dropped before
     /// `Slots` itself (growing moves only the boxes in this `Vec`, not the slots they point
     /// to). A slot's future is only ever overwritten with `None` (dropping it where it lies)
-    /// or written while `None`. Slot `i` is `chunks[i / chunk_len][i % chunk_len]`.
+    /// or written while `None`. Slot `i` is `chunks[i / CHUNK][i % CHUNK]` (every chunk but
+    /// the last is full).
     chunks: Vec<Box<[Slot<Fut>]>>,
-    chunk_len: usize,
     /// Slots allocated so far (at most `capacity`).
     allocated: usize,
     capacity: usize,
@@ -100,7 +101,6 @@ impl<Fut: Future> Slots<Fut> {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             chunks: Vec::new(),
-            chunk_len: capacity.min(CHUNK),
             allocated: 0,
             capacity,
             shared: Arc::new(Shared {
@@ -116,7 +116,7 @@ impl<Fut: Future> Slots<Fut> {
 
     /// Allocates the next chunk of slots; false if every slot is allocated already.
     fn grow(&mut self) -> bool {
-        let len = self.chunk_len.min(self.capacity - self.allocated);
+        let len = CHUNK.min(self.capacity - self.allocated);
         if len == 0 {
             return false;
         }
@@ -147,11 +147,11 @@ impl<Fut: Future> Slots<Fut> {
     }
 
     fn slot(&self, index: usize) -> &Slot<Fut> {
-        &self.chunks[index / self.chunk_len][index % self.chunk_len]
+        &self.chunks[index / CHUNK][index % CHUNK]
     }
 
     fn slot_mut(&mut self, index: usize) -> &mut Slot<Fut> {
-        &mut self.chunks[index / self.chunk_len][index % self.chunk_len]
+        &mut self.chunks[index / CHUNK][index % CHUNK]
     }
 
     /// Futures in flight.
