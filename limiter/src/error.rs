@@ -56,9 +56,9 @@ pub enum TryAcquireError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// Concurrency 0 was asked for (directly, or through a shared [`Limiter`](crate::Limiter)
-    /// whose limit is 0 and no explicit concurrency). Nothing could ever run, so this is
-    /// refused rather than hanging.
+    /// Concurrency 0 was asked for: nothing could ever run, so this is refused rather than
+    /// hanging. (A shared [`Limiter`](crate::Limiter) whose limit is 0 fails each item with
+    /// [`ItemError::Limiter`] instead.)
     #[error("concurrency must be at least 1")]
     ZeroConcurrency,
     /// A reorder window of 0 was asked for: no output could ever be buffered, so nothing could

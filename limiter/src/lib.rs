@@ -84,9 +84,11 @@
 //!
 //! # Performance
 //!
-//! The maps keep in-flight items in `concurrency` fixed slots with one waker each, allocated
-//! once: an item costs no allocation, and a woken item is found without scanning (the
-//! approach of `futures-buffered`; `futures`' `FuturesUnordered` allocates per item). The
+//! The maps keep in-flight items in slots with one waker each, allocated the first time that
+//! many items are in flight (never more than `concurrency`, so a huge `concurrency` such as
+//! `usize::MAX` costs nothing up front) and then reused: a warm map's item costs no
+//! allocation, and a woken item is found without scanning (the approach of
+//! `futures-buffered`; `futures`' `FuturesUnordered` allocates per item). The
 //! benches (`benches/map.rs`) put the per-item overhead beside `futures`, `futures-buffered`, a
 //! bounded `JoinSet` and chunked gathering, and the makespan of heavy-tailed workloads in
 //! simulated time; the README shows the numbers of the last `cargo xtask bench` run.

@@ -130,6 +130,32 @@ async fn the_reorder_window_bounds_buffered_outputs_not_concurrency() {
     assert!(max_buffered <= 16, "buffered {max_buffered}");
 }
 
+/// A huge concurrency (for example `usize::MAX`, leaving the cap to a shared limiter) allocates
+/// slots only as items start, instead of aborting on an allocation up front.
+#[tokio::test(start_paused = true)]
+async fn a_huge_concurrency_allocates_only_what_runs() {
+    let out = process_all(0..10u32, usize::MAX, |i| async move { i }).await;
+    assert_eq!(out, (0..10).collect::<Vec<_>>());
+    let gauge = Gauge::default();
+    let limiter = Limiter::new(3);
+    let results: Vec<_> = map(0..200u64, usize::MAX, |i| {
+        let g = gauge.clone();
+        async move {
+            let _alive = g.enter();
+            sleep(ms(i % 7)).await;
+            Ok::<_, Infallible>(i)
+        }
+    })
+    .limiter(limiter)
+    .ordered()
+    .unwrap()
+    .collect()
+    .await;
+    assert_eq!(results.len(), 200);
+    assert!(results.iter().enumerate().all(|(i, r)| r.index == i));
+    assert_eq!(gauge.max.get(), 3, "the shared limiter caps it");
+}
+
 #[test]
 #[should_panic(expected = "concurrency must be at least 1")]
 fn zero_concurrency_is_refused_by_the_helpers() {

@@ -280,10 +280,19 @@ impl<T, P: Ord> Shared<T, P> {
         Poll::Ready(Ok(taken))
     }
 
-    pub(crate) fn try_recv(&self) -> Result<(T, P), TryRecvError> {
+    /// Takes an item if one can be taken now. A receiver parked under `key` gives its place up
+    /// (taking the item set aside for it, if any).
+    pub(crate) fn try_recv(&self, key: Option<Key>) -> Result<(T, P), TryRecvError> {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
-        if st.queue.len() > st.items_granted
+        let mut claim = st.queue.len() - st.items_granted;
+        if let Some(k) = key
+            && st.receivers.remove(k) == Status::Granted
+        {
+            st.items_granted -= 1;
+            claim += 1;
+        }
+        if claim > 0
             && let Some(out) = st.queue.pop()
         {
             self.after_pop(&mut st, &mut wake);

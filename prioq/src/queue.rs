@@ -140,8 +140,9 @@ impl<T, P: Ord> Queue<T, P> {
             return;
         }
         if let Some(levels) = &mut self.levels {
-            let rank = (levels.rank)(&priority);
-            if let Some(bucket) = levels.buckets.get_mut(rank as usize) {
+            // `try_from`, not `as`: on 32-bit targets a large rank must not wrap into a bucket.
+            let rank = usize::try_from((levels.rank)(&priority)).unwrap_or(usize::MAX);
+            if let Some(bucket) = levels.buckets.get_mut(rank) {
                 bucket.push_back((item, priority));
                 levels.occupied |= 1 << rank;
                 return;
@@ -231,7 +232,8 @@ impl<T, P: Ord> Queue<T, P> {
             return runs.len_of(priority);
         }
         if let Some(levels) = &self.levels
-            && let Some(bucket) = levels.buckets.get((levels.rank)(priority) as usize)
+            && let Ok(rank) = usize::try_from((levels.rank)(priority))
+            && let Some(bucket) = levels.buckets.get(rank)
         {
             return bucket.len();
         }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -22,16 +22,32 @@ use crate::waiters::Key;
 /// the channel closes, queued items are dropped, and senders get their items back in errors.
 pub struct Receiver<T, P> {
     pub(crate) shared: Arc<Shared<T, P>>,
-    /// Where [`Stream::poll_next`] parks this handle.
-    stream_key: Option<Key>,
+    /// Where [`Stream::poll_next`] parks this handle ([`NOT_PARKED`] when it is not). Atomic
+    /// so that the `&self` receiving methods can take the place over; `poll_next` itself has
+    /// `&mut self`, so it never runs beside them.
+    stream_key: AtomicUsize,
 }
+
+/// `stream_key` when the handle is not parked (no slab index is `usize::MAX`).
+const NOT_PARKED: usize = usize::MAX;
 
 impl<T, P> Receiver<T, P> {
     pub(crate) fn new(shared: Arc<Shared<T, P>>) -> Self {
         Self {
             shared,
-            stream_key: None,
+            stream_key: AtomicUsize::new(NOT_PARKED),
         }
+    }
+
+    /// Takes over the place in line that an unfinished `Stream` poll left this handle, so a
+    /// receive by other means gets the item set aside for it (if any) instead of waiting
+    /// behind it forever.
+    fn take_stream_key(&self) -> Option<Key> {
+        if self.stream_key.load(Ordering::Relaxed) == NOT_PARKED {
+            return None;
+        }
+        let key = self.stream_key.swap(NOT_PARKED, Ordering::AcqRel);
+        (key != NOT_PARKED).then_some(key)
     }
 }
 
@@ -52,7 +68,7 @@ impl<T, P: Ord> Receiver<T, P> {
     pub fn recv(&self) -> RecvFuture<'_, T, P> {
         RecvFuture {
             shared: &self.shared,
-            key: None,
+            key: self.take_stream_key(),
         }
     }
 
@@ -68,7 +84,7 @@ impl<T, P: Ord> Receiver<T, P> {
     pub fn recv_with_priority(&self) -> RecvWithPriorityFuture<'_, T, P> {
         RecvWithPriorityFuture {
             shared: &self.shared,
-            key: None,
+            key: self.take_stream_key(),
         }
     }
 
@@ -87,7 +103,12 @@ impl<T, P: Ord> Receiver<T, P> {
             shared: &self.shared,
             buf,
             limit,
-            key: None,
+            // A limit of 0 completes at once, without touching the queue.
+            key: if limit == 0 {
+                None
+            } else {
+                self.take_stream_key()
+            },
         }
     }
 
@@ -98,7 +119,7 @@ impl<T, P: Ord> Receiver<T, P> {
     /// [`TryRecvError::Empty`] if nothing can be taken now (items already set aside for woken
     /// receivers are not available), [`TryRecvError::Closed`] if the channel is closed and empty.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.shared.try_recv().map(|(item, _)| item)
+        self.try_recv_with_priority().map(|(item, _)| item)
     }
 
     /// Like [`try_recv`](Self::try_recv), and also returns the item's priority.
@@ -107,7 +128,7 @@ impl<T, P: Ord> Receiver<T, P> {
     ///
     /// As [`try_recv`](Self::try_recv).
     pub fn try_recv_with_priority(&self) -> Result<(T, P), TryRecvError> {
-        self.shared.try_recv()
+        self.shared.try_recv(self.take_stream_key())
     }
 
     /// The priority of the item [`recv`](Self::recv) would return next, if any is queued.
@@ -185,7 +206,8 @@ impl<T, P> Clone for Receiver<T, P> {
 
 impl<T, P> Drop for Receiver<T, P> {
     fn drop(&mut self) {
-        if let Some(key) = self.stream_key.take() {
+        let key = *self.stream_key.get_mut();
+        if key != NOT_PARKED {
             self.shared.cancel_recv(key);
         }
         if self.shared.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -205,18 +227,24 @@ impl<T, P> fmt::Debug for Receiver<T, P> {
 /// Yields items in delivery order; ends once the channel is closed and empty.
 ///
 /// Cancel-safe like [`Receiver::recv`]: between polls the handle may be parked, never holding
-/// an item. Its place in line is kept across `Pending` polls and released when the receiver is
-/// dropped.
+/// an item. Its place in line is kept across `Pending` polls (so `next()` in a `select!` loop
+/// keeps its turn), taken over by the next `recv`, `recv_many` or `try_recv` on the same handle
+/// (which then gets any item set aside for it), and released when the receiver is dropped.
+/// An item set aside for a parked handle waits for that handle, so keep polling a handle that
+/// has been polled as a stream, or drop it.
 impl<T, P: Ord> Stream for Receiver<T, P> {
     type Item = T;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
+        let stream_key = this.stream_key.get_mut();
+        let mut key = (*stream_key != NOT_PARKED).then_some(*stream_key);
         let mut out = None;
-        match this
+        let polled = this
             .shared
-            .poll_recv(&mut this.stream_key, cx, 1, |item, _| out = Some(item))
-        {
+            .poll_recv(&mut key, cx, 1, |item, _| out = Some(item));
+        *stream_key = key.unwrap_or(NOT_PARKED);
+        match polled {
             Poll::Ready(Ok(_)) => Poll::Ready(out),
             Poll::Ready(Err(RecvError)) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
@@ -224,7 +252,8 @@ impl<T, P: Ord> Stream for Receiver<T, P> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.len(), None)
+        // Not `len()`: other receivers may take every queued item, and a lower bound must hold.
+        (0, None)
     }
 }
 

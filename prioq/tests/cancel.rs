@@ -131,6 +131,34 @@ fn recv_many_and_stream_pass_on_items_when_dropped_after_being_served() {
     assert!(buf.is_empty());
 }
 
+/// A `next()` dropped after parking (a timed-out `select!` branch) leaves the handle's place in
+/// line; receiving through the same handle by other means takes it over, item included.
+#[test]
+fn an_abandoned_stream_poll_does_not_keep_the_item_from_its_own_handle() {
+    let (tx, rx) = unbounded::<u32, u8>();
+    let mut rx = rx;
+    let (a, b) = (Task::new(), Task::new());
+    let mut cx = Context::from_waker(&a.waker);
+    assert!(Pin::new(&mut rx).poll_next(&mut cx).is_pending());
+    tx.try_send(1, 0).unwrap();
+    assert_eq!(a.woken(), 1, "set aside for the parked stream");
+    let mut fut = rx.recv();
+    assert_eq!(b.poll(&mut fut), Poll::Ready(Ok(1)), "recv takes it over");
+    drop(fut);
+
+    // The same through `try_recv`, and with another receiver waiting behind: the item stays
+    // with the handle it was set aside for.
+    let other = rx.clone();
+    assert!(Pin::new(&mut rx).poll_next(&mut cx).is_pending());
+    let mut behind = other.recv();
+    assert!(b.poll(&mut behind).is_pending());
+    tx.try_send(2, 0).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "no longer parked");
+    tx.try_send(3, 0).unwrap();
+    assert_eq!(b.poll(&mut behind), Poll::Ready(Ok(3)), "next in line");
+}
+
 #[test]
 fn send_dropped_while_parked_enqueues_nothing() {
     let drops = Arc::new(AtomicUsize::new(0));

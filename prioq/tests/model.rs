@@ -110,6 +110,15 @@ impl Model {
     fn pop(&mut self) -> u64 {
         self.heap.pop().expect("model has an item").0.2
     }
+    /// Receiving through a handle by other means than its stream takes over the place its
+    /// stream left: an item set aside for it becomes its claim.
+    fn take_stream_place(&mut self, receiver: usize) {
+        self.parked.retain(|&x| x != receiver);
+        if let Some(i) = self.served.iter().position(|&x| x == receiver) {
+            self.served.swap_remove(i);
+            self.granted -= 1;
+        }
+    }
     fn serve_parked(&mut self) {
         while self.available() > 0
             && let Some(r) = self.parked.pop_front()
@@ -188,6 +197,7 @@ fn run(mode: Mode, capacity: Option<usize>, ops: Vec<Op>) -> Result<(), TestCase
                     continue;
                 };
                 let r = rx.try_recv();
+                m.take_stream_place(receiver);
                 if m.available() > 0 {
                     let want = m.pop();
                     prop_assert_eq!(r, Ok(want));
@@ -232,6 +242,9 @@ fn run(mode: Mode, capacity: Option<usize>, ops: Vec<Op>) -> Result<(), TestCase
                 };
                 let mut buf = Vec::new();
                 let r = rx.recv_many(&mut buf, limit).now_or_never();
+                if limit > 0 {
+                    m.take_stream_place(receiver);
+                }
                 if limit == 0 {
                     prop_assert_eq!(r, Some(0));
                 } else if m.available() > 0 {

@@ -215,7 +215,7 @@ impl RuntimeSelect {
     /// When called from inside an async context (it blocks the calling thread).
     #[must_use = "the report says whether every task finished in time"]
     pub fn shutdown_timeout(self, grace: Duration) -> ShutdownReport {
-        let deadline = Instant::now() + grace;
+        let deadline = crate::shutdown::deadline_after(grace);
         self.signal.fire();
         match self.inner {
             Inner::Tokio(rt) => {

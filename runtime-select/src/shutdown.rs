@@ -1,6 +1,7 @@
 //! Graceful shutdown: the signal tasks watch, and what was left when the grace period ended.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +36,15 @@ impl ShutdownSignal {
     pub async fn requested(&self) {
         self.token.cancelled().await;
     }
+}
+
+/// When a grace period that starts now ends. A grace too long to represent (`Duration::MAX`,
+/// "wait as long as it takes") ends in about 30 years, as with `tokio::time::timeout`, instead
+/// of overflowing `Instant`.
+pub(crate) fn deadline_after(grace: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(grace)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// What a graceful shutdown left behind.

@@ -219,7 +219,7 @@ impl ThreadPerCore {
     #[must_use = "the report says whether every task finished in time"]
     pub fn shutdown_timeout(mut self, grace: Duration) -> ShutdownReport {
         self.signal.fire();
-        self.stop_all(Instant::now() + grace)
+        self.stop_all(crate::shutdown::deadline_after(grace))
     }
 
     fn stop_all(&mut self, deadline: Instant) -> ShutdownReport {

@@ -138,7 +138,17 @@ fn thread_per_core_shards_accept_their_own_connections() {
         .build()
         .unwrap();
     let (addr, counters) = start_echo(&rt);
-    let streams: Vec<TcpStream> = (0..64).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let mut streams: Vec<TcpStream> = (0..64).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    // One echo each (the shards serve on their own threads): every connection has been
+    // accepted before shutdown stops the accept loops, however loaded the machine is.
+    for stream in &mut streams {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(b"?").unwrap();
+        let mut back = [0u8; 1];
+        stream.read_exact(&mut back).unwrap();
+    }
     drive_clients(&rt, addr, 4);
     let report = rt.shutdown_timeout(Duration::from_secs(10));
     drop(streams);

@@ -107,7 +107,8 @@ pub struct MapBuilder<S, F, M = InTask> {
 /// A configurable map over an iterator; see [`MapBuilder`].
 ///
 /// `concurrency` is the number of this map's items in flight at once (0 is refused by the
-/// terminal methods with [`ConfigError::ZeroConcurrency`]).
+/// terminal methods with [`ConfigError::ZeroConcurrency`]; `usize::MAX` leaves the cap to a
+/// shared [`limiter`](MapBuilder::limiter)).
 pub fn map<I, F, Fut, T, E>(
     items: I,
     concurrency: usize,

@@ -1,9 +1,12 @@
-//! A fixed set of slots holding in-flight futures pinned in place, each with its own waker,
-//! and the queue of slots that were woken.
+//! A set of slots holding in-flight futures pinned in place, each with its own waker, and the
+//! queue of slots that were woken.
 //!
-//! Why not `FuturesUnordered`: it allocates one task per pushed future. Here the `capacity`
-//! slots, their wakers and the queues are allocated once; an item then costs no allocation,
-//! and a woken item is found in O(1) without scanning.
+//! Why not `FuturesUnordered`: it allocates one task per pushed future. Here slots, their
+//! wakers and the queues are allocated the first time that many items are in flight (in
+//! chunks of up to [`CHUNK`], never beyond the capacity) and then reused: an item costs no
+//! allocation once the map is warm, and a woken item is found in O(1) without scanning.
+//! Allocating on demand keeps a huge capacity (`usize::MAX`, to leave the cap to a shared
+//! `Limiter`) from allocating anything up front.
 //!
 //! # Memory ordering
 //!
@@ -30,13 +33,20 @@ use futures_util::task::AtomicWaker;
 /// (a stale flag only means one spurious poll later).
 const FRESH: usize = 1 << (usize::BITS - 1);
 
+/// Slots allocated at a time (fewer in the last chunk when the capacity is not a multiple).
+/// A constant, so that finding a slot is a shift and a mask.
+const CHUNK: usize = 64;
+
 pub(crate) struct Slots<Fut> {
-    /// Pinned in place: an element is only ever overwritten with `None` (dropping the future
-    /// where it lies) or written while `None`. The boxed slice is never reallocated.
-    futures: Box<[Option<Fut>]>,
-    /// Input index of the item in each slot.
-    tags: Box<[usize]>,
-    wakers: Box<[Waker]>,
+    /// Pinned in place: each chunk is a boxed slice that is never reallocated or dropped before
+    /// `Slots` itself (growing moves only the boxes in this `Vec`, not the slots they point
+    /// to). A slot's future is only ever overwritten with `None` (dropping it where it lies)
+    /// or written while `None`. Slot `i` is `chunks[i / CHUNK][i % CHUNK]` (every chunk but
+    /// the last is full).
+    chunks: Vec<Box<[Slot<Fut>]>>,
+    /// Slots allocated so far (at most `capacity`).
+    allocated: usize,
+    capacity: usize,
     shared: Arc<Shared>,
     free: Vec<usize>,
     /// Slots to poll in this round, in order, from `cursor` on.
@@ -47,8 +57,15 @@ pub(crate) struct Slots<Fut> {
     took_shared: bool,
 }
 
+struct Slot<Fut> {
+    future: Option<Fut>,
+    /// Input index of the item in this slot.
+    tag: usize,
+    waker: Waker,
+    wake: Arc<SlotWaker>,
+}
+
 struct Shared {
-    woken: Box<[AtomicBool]>,
     queue: Mutex<Vec<usize>>,
     parent: AtomicWaker,
 }
@@ -56,6 +73,7 @@ struct Shared {
 struct SlotWaker {
     shared: Arc<Shared>,
     index: usize,
+    woken: AtomicBool,
 }
 
 impl Wake for SlotWaker {
@@ -64,7 +82,7 @@ impl Wake for SlotWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if !self.shared.woken[self.index].swap(true, Ordering::AcqRel) {
+        if !self.woken.swap(true, Ordering::AcqRel) {
             self.shared.lock_queue().push(self.index);
             self.shared.parent.wake();
         }
@@ -79,54 +97,88 @@ impl Shared {
 }
 
 impl<Fut: Future> Slots<Fut> {
+    /// Room for `capacity >= 1` futures; nothing is allocated per slot until it is needed.
     pub(crate) fn new(capacity: usize) -> Self {
-        let shared = Arc::new(Shared {
-            woken: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
-            queue: Mutex::new(Vec::with_capacity(capacity)),
-            parent: AtomicWaker::new(),
-        });
-        let wakers = (0..capacity)
-            .map(|index| {
-                Waker::from(Arc::new(SlotWaker {
-                    shared: Arc::clone(&shared),
-                    index,
-                }))
-            })
-            .collect();
         Self {
-            futures: (0..capacity).map(|_| None).collect(),
-            tags: vec![0; capacity].into_boxed_slice(),
-            wakers,
-            shared,
-            // Popped from the back: slot 0 first.
-            free: (0..capacity).rev().collect(),
-            to_poll: Vec::with_capacity(capacity),
+            chunks: Vec::new(),
+            allocated: 0,
+            capacity,
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Vec::new()),
+                parent: AtomicWaker::new(),
+            }),
+            free: Vec::new(),
+            to_poll: Vec::new(),
             cursor: 0,
             took_shared: false,
         }
     }
 
+    /// Allocates the next chunk of slots; false if every slot is allocated already.
+    fn grow(&mut self) -> bool {
+        let len = CHUNK.min(self.capacity - self.allocated);
+        if len == 0 {
+            return false;
+        }
+        let first = self.allocated;
+        let chunk = (first..first + len)
+            .map(|index| {
+                let wake = Arc::new(SlotWaker {
+                    shared: Arc::clone(&self.shared),
+                    index,
+                    woken: AtomicBool::new(false),
+                });
+                Slot {
+                    future: None,
+                    tag: 0,
+                    waker: Waker::from(Arc::clone(&wake)),
+                    wake,
+                }
+            })
+            .collect();
+        self.chunks.push(chunk);
+        self.allocated += len;
+        // Popped from the back: the lowest index first.
+        self.free.extend((first..first + len).rev());
+        // Room for every slot to be due at once, so a warm map does not allocate.
+        self.to_poll.reserve(len);
+        self.shared.lock_queue().reserve(len);
+        true
+    }
+
+    fn slot(&self, index: usize) -> &Slot<Fut> {
+        &self.chunks[index / CHUNK][index % CHUNK]
+    }
+
+    fn slot_mut(&mut self, index: usize) -> &mut Slot<Fut> {
+        &mut self.chunks[index / CHUNK][index % CHUNK]
+    }
+
     /// Futures in flight.
     pub(crate) fn len(&self) -> usize {
-        self.futures.len() - self.free.len()
+        self.allocated - self.free.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.free.len() == self.futures.len()
+        self.free.len() == self.allocated
     }
 
     pub(crate) fn has_free(&self) -> bool {
-        !self.free.is_empty()
+        !self.free.is_empty() || self.allocated < self.capacity
     }
 
     /// Puts `fut` (the item with input index `tag`) into a free slot; it is polled in this
     /// round. Returns it back if every slot is taken.
     pub(crate) fn insert(&mut self, tag: usize, fut: Fut) -> Result<(), Fut> {
+        if self.free.is_empty() && !self.grow() {
+            return Err(fut);
+        }
         let Some(index) = self.free.pop() else {
             return Err(fut);
         };
-        self.futures[index] = Some(fut);
-        self.tags[index] = tag;
+        let slot = self.slot_mut(index);
+        slot.future = Some(fut);
+        slot.tag = tag;
         if self.cursor == self.to_poll.len() {
             self.to_poll.clear();
             self.cursor = 0;
@@ -151,10 +203,10 @@ impl<Fut: Future> Slots<Fut> {
                 self.cursor += 1;
                 let index = entry & !FRESH;
                 if entry & FRESH == 0 {
-                    self.shared.woken[index].swap(false, Ordering::AcqRel);
+                    self.slot(index).wake.woken.swap(false, Ordering::AcqRel);
                 }
                 if let Poll::Ready(output) = self.poll_slot(index) {
-                    return Poll::Ready(Some((self.tags[index], output)));
+                    return Poll::Ready(Some((self.slot(index).tag, output)));
                 }
             }
             self.to_poll.clear();
@@ -180,30 +232,34 @@ impl<Fut: Future> Slots<Fut> {
     }
 
     fn poll_slot(&mut self, index: usize) -> Poll<Fut::Output> {
-        let Some(fut) = self.futures[index].as_mut() else {
+        let Slot { future, waker, .. } = self.slot_mut(index);
+        let Some(fut) = future.as_mut() else {
             // A stale wake of a slot that has since emptied.
             return Poll::Pending;
         };
-        // SAFETY: `fut` lives in `self.futures`, a boxed slice that is never reallocated, and
-        // a future stored there is never moved out: it is dropped in place by overwriting its
-        // `Option` with `None` (here, in `clear`, or when the slice is dropped). So it stays at
-        // this address until it is dropped, which is what `Pin` requires.
+        // SAFETY: `fut` lives in a slot of one of `self.chunks`, boxed slices that are never
+        // reallocated or dropped before `self`, and a future stored there is never moved out:
+        // it is dropped in place by overwriting its `Option` with `None` (here, in `clear`, or
+        // when the chunk is dropped). So it stays at this address until it is dropped, which is
+        // what `Pin` requires.
         let fut = unsafe { Pin::new_unchecked(fut) };
-        let mut cx = Context::from_waker(&self.wakers[index]);
-        let polled = fut.poll(&mut cx);
+        let polled = fut.poll(&mut Context::from_waker(waker));
         if polled.is_ready() {
-            self.futures[index] = None;
+            *future = None;
             self.free.push(index);
         }
         polled
     }
 
-    /// Drops every in-flight future now (in slot order).
+    /// Drops every in-flight future now (in slot order). Queued wake-ups are discarded, so no
+    /// slot may be filled afterwards (`Engine::stop` pulls no more input).
     pub(crate) fn clear(&mut self) {
-        for (index, fut) in self.futures.iter_mut().enumerate() {
-            if fut.is_some() {
-                *fut = None;
-                self.free.push(index);
+        for chunk in &mut self.chunks {
+            for slot in chunk.iter_mut() {
+                if slot.future.is_some() {
+                    slot.future = None;
+                    self.free.push(slot.wake.index);
+                }
             }
         }
         self.to_poll.clear();
@@ -214,8 +270,8 @@ impl<Fut: Future> Slots<Fut> {
 impl<Fut> fmt::Debug for Slots<Fut> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Slots")
-            .field("capacity", &self.futures.len())
-            .field("in_flight", &(self.futures.len() - self.free.len()))
+            .field("capacity", &self.capacity)
+            .field("in_flight", &(self.allocated - self.free.len()))
             .finish_non_exhaustive()
     }
 }
