@@ -202,3 +202,46 @@ fn a_window_on_a_runtime_without_timers_fails_its_callers_instead_of_hanging() {
     assert!(matches!(result, Err(BatchError::Cancelled)), "{result:?}");
     assert_eq!(b.stats().queued_keys, 0);
 }
+
+/// A broken key type: cloning a key whose flag is set panics.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Fragile(u64, bool);
+
+impl Clone for Fragile {
+    fn clone(&self) -> Self {
+        assert!(!self.1, "intentional: a key's Clone panics");
+        Self(self.0, self.1)
+    }
+}
+
+#[test]
+fn a_key_whose_clone_panics_neither_deadlocks_nor_breaks_the_batcher() {
+    quiet_panics();
+    // On a thread of its own, so that a deadlock fails the test instead of hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let b: Batcher<Fragile, u64, TestError> =
+            Batcher::builder().build(|keys: Vec<Fragile>| async move {
+                Ok(keys.into_iter().map(|k| (k, 1)).collect())
+            });
+        // The panic reaches the caller (it is the caller's key), for the first key of a
+        // batch, through `load` and through `load_many`.
+        let panics = |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        assert!(panics(&|| drop(rt.block_on(b.load(Fragile(1, true))))).is_err());
+        assert!(panics(&|| drop(rt.block_on(b.load_many([Fragile(2, true)])))).is_err());
+        let after = rt.block_on(b.load_many([Fragile(3, false), Fragile(4, false)]));
+        done.send((after, b.stats())).unwrap();
+    });
+    let (after, stats) = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("no deadlock, no panic besides the key's");
+    assert!(after.iter().all(|r| *r.as_ref().unwrap() == 1));
+    assert_eq!(
+        (stats.batches, stats.queued_keys),
+        (1, 0),
+        "nothing left behind"
+    );
+}
