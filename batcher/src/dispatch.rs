@@ -243,6 +243,10 @@ where
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Done => {}
             Phase::Open(mut sealed) => {
+                // Closed first, so that a batch sealed concurrently is either received below
+                // or refused to its sealer (which then fails the keys): a send landing
+                // between `try_recv` and dropping `sealed` would strand its callers.
+                sealed.close();
                 let still_open = {
                     let mut state = self.shared.lock();
                     if state.open.as_ref().is_some_and(|b| b.id == self.id) {
@@ -251,8 +255,8 @@ where
                         None
                     }
                 };
-                // Neither open nor sent yet: whoever closed it finds `sealed` dropped when it
-                // sends, and fails the keys itself.
+                // Neither open nor sent yet: whoever took it out of the open slot finds
+                // `sealed` closed when it sends, and fails the keys itself.
                 let keys = match still_open {
                     Some(batch) => Some(batch.keys),
                     None => sealed.try_recv().ok(),
