@@ -257,6 +257,14 @@ where
         }
     }
 
+    /// Takes the keys of the open batch if it is still batch `id`: a batch's task closes
+    /// only its own batch, never a later one.
+    pub(crate) fn take_open(&self, id: u64) -> Option<Vec<K>> {
+        // Taken out under the lock; its seal sender is dropped after the lock is released.
+        let batch = self.lock().open.take_if(|batch| batch.id == id);
+        batch.map(|batch| batch.keys)
+    }
+
     /// Closes the open batch now, if there is one.
     pub(crate) fn flush(&self) {
         let open = self.lock().open.take();
