@@ -9,30 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use asyncperf_batcher::{BatchError, Batcher};
-use common::{TestError, echo, value};
+use common::{TestError, echo, quiet_panics, value};
 
 type B = Batcher<u64, u64, TestError>;
-
-/// Silences the expected panics' messages: the batch functions' below, and tokio's when a
-/// timer is armed on a runtime without timers.
-fn quiet_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            let expected = message
-                .is_some_and(|m| m.starts_with("intentional") || m.contains("timers are disabled"));
-            if !expected {
-                default(info);
-            }
-        }));
-    });
-}
 
 /// Panics in the batch whose keys include 0, in the future or before it exists.
 fn panicking(in_future: bool) -> B {
