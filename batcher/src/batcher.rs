@@ -14,7 +14,8 @@ use crate::{BatchError, Builder, Stats};
 /// Gathers concurrent loads of single keys into calls of one batch function.
 ///
 /// A cheap handle: clones share the same batches. See the [crate docs](crate) for the
-/// guarantees.
+/// guarantees. `K`'s `Hash`, `Eq`, `Clone` and `Drop` run under the batcher's lock, so they
+/// must be quick and must not block or panic.
 pub struct Batcher<K, V, E> {
     shared: Arc<Shared<K, V, E>>,
 }

@@ -131,16 +131,8 @@ where
                 return keys.ok();
             }
         }
-        let still_open = {
-            let mut state = self.shared.lock();
-            if state.open.as_ref().is_some_and(|b| b.id == self.id) {
-                state.open.take()
-            } else {
-                None
-            }
-        };
-        match still_open {
-            Some(batch) => Some(batch.keys),
+        match self.shared.take_open(self.id) {
+            Some(keys) => Some(keys),
             // Closed by size or `flush` meanwhile: the keys are on their way.
             None => (&mut *sealed).await.ok(),
         }
@@ -243,20 +235,16 @@ where
         match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Done => {}
             Phase::Open(mut sealed) => {
-                let still_open = {
-                    let mut state = self.shared.lock();
-                    if state.open.as_ref().is_some_and(|b| b.id == self.id) {
-                        state.open.take()
-                    } else {
-                        None
-                    }
-                };
-                // Neither open nor sent yet: whoever closed it finds `sealed` dropped when it
-                // sends, and fails the keys itself.
-                let keys = match still_open {
-                    Some(batch) => Some(batch.keys),
-                    None => sealed.try_recv().ok(),
-                };
+                // Closed first, so that a batch sealed concurrently is either received below
+                // or refused to its sealer (which then fails the keys): a send landing
+                // between `try_recv` and dropping `sealed` would strand its callers.
+                sealed.close();
+                // Neither open nor sent yet: whoever took it out of the open slot finds
+                // `sealed` closed when it sends, and fails the keys itself.
+                let keys = self
+                    .shared
+                    .take_open(self.id)
+                    .or_else(|| sealed.try_recv().ok());
                 if let Some(keys) = keys {
                     self.shared.fail_queued(keys, &BatchError::Cancelled);
                 }

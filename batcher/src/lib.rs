@@ -50,9 +50,14 @@
 //! - **Never an empty batch, never a duplicate key.** A key that is waiting for dispatch or
 //!   already being fetched is not sent again: its new callers share that fetch
 //!   ([`Stats::keys_coalesced`] counts them).
-//! - **Concurrent batches, no lock around user code.** Each batch runs in its own task; the
-//!   batcher's lock is held only for bookkeeping. [`Builder::max_in_flight`] bounds how many
-//!   batch functions run at once.
+//! - **Concurrent batches, no lock around your functions.** Each batch runs in its own task;
+//!   the batcher's lock is held only for bookkeeping and never while the batch function (or
+//!   the iterator given to [`Batcher::load_many`]) runs. [`Builder::max_in_flight`] bounds
+//!   how many batch functions run at once. The only user code that runs under the lock is the
+//!   key type's `Hash`, `Eq`, `Clone` and `Drop` (the key map needs them): they must be quick
+//!   and must not block or panic. A panic there reaches the caller when it happens in `load`,
+//!   but one in a batch's task is not recovered from: callers of that batch's keys, now and
+//!   later, may never be answered.
 //! - **Errors per key, typed.** The batch function's `Err` reaches every key of that batch as
 //!   [`BatchError::Failed`] (shared through an `Arc`, so `E` need not be `Clone`); a key it
 //!   did not return gets [`BatchError::NotFound`]; with [`Builder::build_per_key`] each key

@@ -203,6 +203,9 @@ where
             stats.loads_rejected += 1;
             return Err(BatchError::Overloaded);
         }
+        // Cloned before a batch can be opened: a `Clone` that panics then leaves no batch
+        // whose task would be dropped, and lock the state, while this thread holds the lock.
+        let batch_key = slot.key().clone();
         let batch = match open {
             Some(batch) => batch,
             None => {
@@ -230,7 +233,7 @@ where
                 })
             }
         };
-        batch.keys.push(slot.key().clone());
+        batch.keys.push(batch_key);
         slot.insert(Waiters::new(tx));
         stats.queued_keys += 1;
         if batch.keys.len() >= self.config.max_batch_size {
@@ -252,6 +255,14 @@ where
         for step in after.more {
             self.run_after_unlock(step);
         }
+    }
+
+    /// Takes the keys of the open batch if it is still batch `id`: a batch's task closes
+    /// only its own batch, never a later one.
+    pub(crate) fn take_open(&self, id: u64) -> Option<Vec<K>> {
+        // Taken out under the lock; its seal sender is dropped after the lock is released.
+        let batch = self.lock().open.take_if(|batch| batch.id == id);
+        batch.map(|batch| batch.keys)
     }
 
     /// Closes the open batch now, if there is one.

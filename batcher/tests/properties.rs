@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asyncperf_batcher::{BatchError, Batcher};
-use common::{TestError, settle};
+use common::{TestError, quiet_panics, settle};
 use proptest::prelude::*;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -389,22 +389,6 @@ fn run(ops: &[Op], max: usize, tick: bool, per_key_mode: bool) {
         assert_eq!(stats.keys_pruned, model.pruned);
         assert_eq!(stats.keys_coalesced, model.coalesced);
         assert_eq!((stats.in_flight, stats.queued_keys), (0, 0));
-    });
-}
-
-fn quiet_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let expected = info
-                .payload()
-                .downcast_ref::<&str>()
-                .is_some_and(|m| m.starts_with("intentional"));
-            if !expected {
-                default(info);
-            }
-        }));
     });
 }
 

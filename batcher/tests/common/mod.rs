@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: a logging backend, a gate, settling the runtime.
+//! Helpers shared by the integration tests: a logging backend, a gate, settling the runtime,
+//! quieting expected panics.
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
 
@@ -73,4 +74,25 @@ pub async fn settle() {
     for _ in 0..64 {
         tokio::task::yield_now().await;
     }
+}
+
+/// Silences the expected panics' messages: those starting with "intentional" (the tests'
+/// batch functions and keys), and tokio's when a timer is armed on a runtime without timers.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+            let expected = message
+                .is_some_and(|m| m.starts_with("intentional") || m.contains("timers are disabled"));
+            if !expected {
+                default(info);
+            }
+        }));
+    });
 }
