@@ -368,6 +368,48 @@ async fn hosts_take_turns_when_the_total_cap_binds() {
     assert_eq!(stats.max_open(), 1);
 }
 
+#[tokio::test]
+async fn the_total_cap_makes_room_by_closing_a_live_idle_connection() {
+    // The least recently used idle connection is one the server already closed (its slot is
+    // free again), and two live idle connections to another host fill the total cap. A third
+    // host must get its slot by closing a live one, not wait for one to idle out.
+    let (open_gate, gate) = watch::channel(false);
+    let a = Server::start().await;
+    let b = Server::with(None, Some(gate)).await;
+    let c = Server::start().await;
+    let client = HttpClient::builder()
+        .limit(2)
+        .keepalive_timeout(Duration::from_secs(300))
+        .connect_timeout(Duration::from_secs(20))
+        .build();
+
+    get_ok(&client, a.url("/")).await;
+    a.kill_connections();
+    // The socket's task gave the slot back; the dead connection is still in the idle list.
+    yield_until(|| client.open_connections_to(&a.authority()) == 0).await;
+
+    let to_b: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, url) = (client.clone(), b.url("/"));
+            tokio::spawn(async move { get_ok(&client, url).await })
+        })
+        .collect();
+    guard(b.stats.wait_until(|s| s.in_handler() == 2)).await;
+    open_gate.send(true).unwrap();
+    for t in guard(join_all(to_b)).await {
+        t.unwrap();
+    }
+    assert_eq!(client.open_connections_to(&b.authority()), 2);
+
+    guard(get_ok(&client, c.url("/"))).await;
+    assert_eq!(client.metrics().timeouts, 0);
+    assert_eq!(
+        client.open_connections_to(&b.authority()),
+        1,
+        "one of b's was closed"
+    );
+}
+
 #[derive(Clone, Default)]
 struct CountingResolver {
     calls: Arc<AtomicUsize>,
