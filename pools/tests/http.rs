@@ -466,6 +466,27 @@ async fn dns_answers_are_cached_for_the_ttl() {
 }
 
 #[tokio::test]
+async fn durations_too_long_for_the_clock_mean_no_limit() {
+    // `Duration::MAX` as "never": no deadline, a DNS answer kept for good, idle connections
+    // never closed; none of it may overflow the clock.
+    let server = Server::start().await;
+    let resolver = CountingResolver::default();
+    let client = HttpClient::builder()
+        .resolver(resolver.resolving_to(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]))
+        .dns_ttl(Duration::MAX)
+        .keepalive_timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .request_timeout(Duration::MAX)
+        .build();
+    let url = format!("http://svc.test:{}/", server.addr.port());
+    for _ in 0..3 {
+        guard(get_ok(&client, url.clone())).await;
+    }
+    assert_eq!((resolver.calls(), server.stats.accepted()), (1, 1));
+    assert_eq!(client.metrics().idle, 1);
+}
+
+#[tokio::test]
 async fn concurrent_dials_share_one_lookup() {
     let server = Server::start().await;
     let calls = Arc::new(AtomicUsize::new(0));

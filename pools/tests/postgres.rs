@@ -465,6 +465,39 @@ async fn bad_urls_and_credentials_give_typed_errors() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durations_and_sizes_too_large_for_the_clock_mean_no_limit() {
+    let no_limit = small()
+        .max_open(usize::MAX)
+        .get_timeout(Duration::MAX)
+        .command_timeout(Some(Duration::MAX))
+        .max_lifetime(Some(Duration::MAX))
+        .max_idle_lifetime(Some(Duration::MAX))
+        .health_check_interval(Some(Duration::MAX));
+    let Some((pool, _app)) = pool(no_limit).await else {
+        return;
+    };
+    let n: i32 = pool
+        .run(Idempotency::Idempotent, |conn| {
+            Box::pin(async move {
+                Ok::<_, asyncperf_pools::PostgresPoolError>(
+                    conn.query_one("SELECT 3", &[]).await?.get(0),
+                )
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    // The server-side half is PostgreSQL's largest statement_timeout.
+    let mut conn = pool.get().await.unwrap();
+    let timeout = conn.simple_query("SHOW statement_timeout").await.unwrap();
+    let shown = timeout.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(shown.as_deref(), Some("2147483647ms"));
+}
+
 #[test]
 fn public_types_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}

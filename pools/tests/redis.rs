@@ -356,6 +356,29 @@ async fn bad_urls_and_credentials_give_typed_errors() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durations_and_sizes_too_large_for_the_clock_mean_no_limit() {
+    let no_limit = small()
+        .max_open(usize::MAX)
+        .get_timeout(Duration::MAX)
+        .command_timeout(Some(Duration::MAX))
+        .max_lifetime(Some(Duration::MAX))
+        .max_idle_lifetime(Some(Duration::MAX))
+        .health_check_interval(Some(Duration::MAX));
+    let Some(pool) = pool(no_limit).await else {
+        return;
+    };
+    let key = unique("no-limit");
+    let () = pool
+        .query(redis::cmd("SET").arg(&key).arg(1).arg("EX").arg(60))
+        .await
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let v: i64 = conn.get(&key).await.unwrap();
+    assert_eq!(v, 1);
+    let _: i64 = conn.del(&key).await.unwrap();
+}
+
 #[test]
 fn public_types_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}

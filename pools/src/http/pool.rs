@@ -29,6 +29,7 @@ use http_body_util::Full;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::deadline::deadline_after;
 use crate::metrics::{Counters, Gauges};
 
 /// hyper's handle on one HTTP/1 connection.
@@ -310,7 +311,7 @@ impl Pool {
                 continue;
             }
             while let Some(idle) = host.idle.front() {
-                let deadline = idle.since + self.keepalive;
+                let deadline = deadline_after(idle.since, self.keepalive);
                 if deadline <= now || idle.conn.sender.is_closed() {
                     if let Some(idle) = host.idle.pop_front() {
                         closing.push(idle.conn);
