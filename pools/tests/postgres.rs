@@ -414,6 +414,71 @@ async fn a_statement_the_server_terminated_is_moved_even_if_not_idempotent() {
     assert_eq!(attempts.load(Ordering::Relaxed), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_committed_before_the_session_ended_never_run_twice() {
+    // One string of several statements: the INSERT commits, then the session is terminated
+    // during the statement after it. The answer is "terminating connection", but the
+    // request did run in part: a non-idempotent one must not run again.
+    let Some((pool, _app)) = pool(small().min_idle(1).max_open(1)).await else {
+        return;
+    };
+    let admin = admin().await;
+    let table = unique_app();
+    admin
+        .batch_execute(&format!("CREATE TABLE {table} (n int)"))
+        .await
+        .unwrap();
+    let backend = pid(&mut pool.get().await.unwrap()).await;
+    let killer = tokio::spawn({
+        let table = table.clone();
+        async move {
+            eventually("the INSERT committed", || {
+                let (admin, table) = (&admin, &table);
+                async move {
+                    let rows: i64 = admin
+                        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                        .await
+                        .unwrap()
+                        .get(0);
+                    rows == 1
+                }
+            })
+            .await;
+            admin
+                .execute("SELECT pg_terminate_backend($1)", &[&backend])
+                .await
+                .unwrap();
+            admin
+        }
+    });
+    let attempts = std::sync::Arc::new(AtomicU64::new(0));
+    let counted = std::sync::Arc::clone(&attempts);
+    let insert = format!("BEGIN; INSERT INTO {table} VALUES (1); COMMIT;");
+    let result = pool
+        .run(Idempotency::NotIdempotent, move |conn| {
+            let attempt = counted.fetch_add(1, Ordering::Relaxed);
+            let sleep = if attempt == 0 { 5 } else { 0 };
+            let sql = format!("{insert} SELECT pg_sleep({sleep})");
+            Box::pin(async move { conn.batch_execute(&sql).await })
+        })
+        .await;
+    let admin = killer.await.unwrap();
+    let rows: i64 = admin
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    admin
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(result, Err(DbPoolError::Indeterminate(_))),
+        "{result:?}"
+    );
+    assert_eq!((attempts.load(Ordering::Relaxed), rows), (1, 1));
+}
+
 #[tokio::test]
 async fn bad_urls_and_credentials_give_typed_errors() {
     let config = small().get_timeout(Duration::from_millis(300));
