@@ -65,6 +65,17 @@ async fn backends(admin: &tokio_postgres::Client, app: &str) -> i64 {
         .get(0)
 }
 
+/// Ends backend `pid`'s session from a connection outside the pool.
+async fn terminate(pid: i32) {
+    let terminated: bool = admin()
+        .await
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(terminated);
+}
+
 async fn pid(conn: &mut asyncperf_pools::PostgresConnection) -> i32 {
     conn.query_one("SELECT pg_backend_pid()", &[])
         .await
@@ -474,6 +485,56 @@ async fn statements_committed_before_the_session_ended_never_run_twice() {
         .unwrap();
     assert!(
         matches!(result, Err(DbPoolError::Indeterminate(_))),
+        "{result:?}"
+    );
+    assert_eq!((attempts.load(Ordering::Relaxed), rows), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_call_around_the_tracked_methods_counts_as_sent() {
+    // A raw `Client` call (through `Deref`) inserts, then the session ends and the next,
+    // tracked, statement finds the connection closed before sending anything: the
+    // operation must not run again, since the pool cannot know what the raw call did.
+    let Some((pool, _app)) = pool(small().min_idle(1).max_open(1)).await else {
+        return;
+    };
+    let admin = admin().await;
+    let table = unique_app();
+    admin
+        .batch_execute(&format!("CREATE TABLE {table} (n int)"))
+        .await
+        .unwrap();
+    let backend = pid(&mut pool.get().await.unwrap()).await;
+    let attempts = std::sync::Arc::new(AtomicU64::new(0));
+    let counted = std::sync::Arc::clone(&attempts);
+    let insert = format!("INSERT INTO {table} VALUES (1)");
+    let result = pool
+        .run(Idempotency::NotIdempotent, move |conn| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let insert = insert.clone();
+            Box::pin(async move {
+                conn.query_typed(&insert, &[]).await?;
+                terminate(backend).await;
+                eventually("the connection sees the session end", || {
+                    let closed = !conn.is_alive();
+                    async move { closed }
+                })
+                .await;
+                conn.query_one("SELECT 1", &[]).await.map(drop)
+            })
+        })
+        .await;
+    let rows: i64 = admin
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    admin
+        .batch_execute(&format!("DROP TABLE {table}"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(result, Err(DbPoolError::ConnectionClosed)),
         "{result:?}"
     );
     assert_eq!((attempts.load(Ordering::Relaxed), rows), (1, 1));

@@ -311,7 +311,9 @@ impl<M: Backend> DbPool<M> {
     /// ```
     ///
     /// - Nothing was sent yet (the connection was found closed): `op` runs again on another
-    ///   connection, whatever its idempotency, until `get_timeout` passes.
+    ///   connection, whatever its idempotency, until `get_timeout` passes. A call through
+    ///   `PostgresConnection`'s `Deref` to the driver's `Client` counts as sent: the pool
+    ///   cannot tell what it did.
     /// - The connection broke while a command was in flight: an
     ///   [`Idempotent`](Idempotency::Idempotent) `op` runs once more on a fresh connection;
     ///   a [`NotIdempotent`](Idempotency::NotIdempotent) one fails with
@@ -360,7 +362,7 @@ impl<M: Backend> DbPool<M> {
             let failure = Failure {
                 broken: state.broken,
                 timed_out: matches!(err, DbPoolError::CommandTimeout { .. }),
-                sent: state.sent,
+                sent: state.maybe_sent(),
                 in_flight: state.failed_in_flight,
             };
             match after_failure(idempotency, failure, &mut retried_in_flight) {

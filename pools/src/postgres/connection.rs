@@ -23,8 +23,11 @@ use crate::db::state::ConnState;
 /// answer (the query is then cancelled on the server and the connection closed). Both give
 /// [`DbPoolError::CommandTimeout`].
 ///
-/// It dereferences to [`Client`] for everything else (transactions, `COPY`, ...); those calls
-/// get the server-side `statement_timeout` only.
+/// It dereferences to [`Client`] for everything else (`COPY`, typed and raw queries, ...);
+/// those calls get the server-side `statement_timeout` only, and the pool cannot see what
+/// they sent: in [`DbPool::run`](crate::DbPool::run), an operation that used one counts as
+/// having reached the server, so it is not run again when its connection is then found
+/// closed.
 pub struct PostgresConnection {
     // Boxed: mobc moves connections by value several times per checkout, and a `Client` is a
     // few hundred bytes.
@@ -52,6 +55,7 @@ impl Deref for PostgresConnection {
     type Target = Client;
 
     fn deref(&self) -> &Client {
+        self.state.raw_access();
         &self.client
     }
 }
