@@ -95,7 +95,9 @@ async fn warms_min_idle_and_reports_uniform_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn never_opens_more_than_max_open_and_times_out_with_a_typed_error() {
-    let config = small().get_timeout(Duration::from_millis(200));
+    // Long enough for the setup's connects and the 64 callers on a loaded machine; the
+    // checkout that must time out waits it in full.
+    let config = small().get_timeout(Duration::from_secs(2));
     let Some(pool) = pool(config).await else {
         return;
     };
@@ -138,7 +140,8 @@ async fn never_opens_more_than_max_open_and_times_out_with_a_typed_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_timeout_bounds_a_blocking_command() {
-    let config = small().command_timeout(Some(Duration::from_millis(100)));
+    // Also the PING's deadline below: not a bound a loaded machine could miss.
+    let config = small().command_timeout(Some(Duration::from_secs(1)));
     let Some(pool) = pool(config).await else {
         return;
     };
@@ -147,7 +150,7 @@ async fn command_timeout_bounds_a_blocking_command() {
     let started = std::time::Instant::now();
     let result: Result<Option<(String, String)>, _> = pool.query(&cmd).await;
     assert!(
-        matches!(result, Err(DbPoolError::CommandTimeout { timeout }) if timeout == Duration::from_millis(100)),
+        matches!(result, Err(DbPoolError::CommandTimeout { timeout }) if timeout == Duration::from_secs(1)),
         "{result:?}"
     );
     assert!(
@@ -530,7 +533,7 @@ async fn only_connections_idle_past_the_interval_are_pinged() {
     let config = small()
         .min_idle(1)
         .max_open(1)
-        .health_check_interval(Some(Duration::from_millis(100)));
+        .health_check_interval(Some(Duration::from_secs(1)));
     let Some(pool) = pool(config).await else {
         return;
     };
@@ -543,7 +546,7 @@ async fn only_connections_idle_past_the_interval_are_pinged() {
     assert_eq!(last_command(id).await, "get");
     drop(conn);
     // Idle past the interval (the time passing is the condition under test): pinged first.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let conn = pool.get().await.unwrap();
     assert_eq!(last_command(id).await, "ping");
     drop(conn);
