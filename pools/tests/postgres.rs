@@ -65,6 +65,40 @@ async fn backends(admin: &tokio_postgres::Client, app: &str) -> i64 {
         .get(0)
 }
 
+/// Waits until the (one) backend of `app` runs `pg_sleep`; a hang guard, not a timing check.
+async fn pg_sleep_running(admin: &tokio_postgres::Client, app: &str) {
+    eventually("pg_sleep running", || async move {
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'",
+                &[&app],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n == 1
+    })
+    .await;
+}
+
+/// A new table `(n int)` of the test's own in the shared database; the test drops it.
+async fn create_table(admin: &tokio_postgres::Client) -> String {
+    let table = unique_app();
+    admin
+        .batch_execute(&format!("CREATE TABLE {table} (n int)"))
+        .await
+        .unwrap();
+    table
+}
+
+async fn rows(admin: &tokio_postgres::Client, table: &str) -> i64 {
+    admin
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// Ends backend `pid`'s session from a connection outside the pool.
 async fn terminate(pid: i32) {
     let terminated: bool = admin()
@@ -341,21 +375,7 @@ async fn cut_mid_statement(
         })
     });
     let cutter = async {
-        eventually("pg_sleep running", || {
-            let (admin, app) = (&admin, &app);
-            async move {
-                let n: i64 = admin
-                    .query_one(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'",
-                        &[app],
-                    )
-                    .await
-                    .unwrap()
-                    .get(0);
-                n == 1
-            }
-        })
-        .await;
+        pg_sleep_running(&admin, &app).await;
         proxy.cut_all();
     };
     let (result, ()) = tokio::join!(statement, cutter);
@@ -385,27 +405,13 @@ async fn an_idempotent_statement_cut_in_flight_is_retried_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_the_server_terminated_is_moved_even_if_not_idempotent() {
-    let Some((pool, _app)) = pool(small().min_idle(1).max_open(1)).await else {
+    let Some((pool, app)) = pool(small().min_idle(1).max_open(1)).await else {
         return;
     };
     let backend = pid(&mut pool.get().await.unwrap()).await;
     let admin = admin().await;
     let killer = tokio::spawn(async move {
-        eventually("pg_sleep running", || {
-            let admin = &admin;
-            async move {
-                let n: i64 = admin
-                    .query_one(
-                        "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'",
-                        &[&backend],
-                    )
-                    .await
-                    .unwrap()
-                    .get(0);
-                n == 1
-            }
-        })
-        .await;
+        pg_sleep_running(&admin, &app).await;
         admin
             .execute("SELECT pg_terminate_backend($1)", &[&backend])
             .await
@@ -438,25 +444,14 @@ async fn statements_committed_before_the_session_ended_never_run_twice() {
         return;
     };
     let admin = admin().await;
-    let table = unique_app();
-    admin
-        .batch_execute(&format!("CREATE TABLE {table} (n int)"))
-        .await
-        .unwrap();
+    let table = create_table(&admin).await;
     let backend = pid(&mut pool.get().await.unwrap()).await;
     let killer = tokio::spawn({
         let table = table.clone();
         async move {
             eventually("the INSERT committed", || {
                 let (admin, table) = (&admin, &table);
-                async move {
-                    let rows: i64 = admin
-                        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-                        .await
-                        .unwrap()
-                        .get(0);
-                    rows == 1
-                }
+                async move { rows(admin, table).await == 1 }
             })
             .await;
             admin
@@ -478,11 +473,7 @@ async fn statements_committed_before_the_session_ended_never_run_twice() {
         })
         .await;
     let admin = killer.await.unwrap();
-    let rows: i64 = admin
-        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-        .await
-        .unwrap()
-        .get(0);
+    let rows = rows(&admin, &table).await;
     admin
         .batch_execute(&format!("DROP TABLE {table}"))
         .await
@@ -503,11 +494,7 @@ async fn a_driver_call_around_the_tracked_methods_counts_as_sent() {
         return;
     };
     let admin = admin().await;
-    let table = unique_app();
-    admin
-        .batch_execute(&format!("CREATE TABLE {table} (n int)"))
-        .await
-        .unwrap();
+    let table = create_table(&admin).await;
     let backend = pid(&mut pool.get().await.unwrap()).await;
     let attempts = std::sync::Arc::new(AtomicU64::new(0));
     let counted = std::sync::Arc::clone(&attempts);
@@ -528,11 +515,7 @@ async fn a_driver_call_around_the_tracked_methods_counts_as_sent() {
             })
         })
         .await;
-    let rows: i64 = admin
-        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-        .await
-        .unwrap()
-        .get(0);
+    let rows = rows(&admin, &table).await;
     admin
         .batch_execute(&format!("DROP TABLE {table}"))
         .await
@@ -607,19 +590,10 @@ async fn durations_and_sizes_too_large_for_the_clock_mean_no_limit() {
     let Some((pool, _app)) = pool(no_limit).await else {
         return;
     };
-    let n: i32 = pool
-        .run(Idempotency::Idempotent, |conn| {
-            Box::pin(async move {
-                Ok::<_, asyncperf_pools::PostgresPoolError>(
-                    conn.query_one("SELECT 3", &[]).await?.get(0),
-                )
-            })
-        })
-        .await
-        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let n: i32 = conn.query_one("SELECT 3", &[]).await.unwrap().get(0);
     assert_eq!(n, 3);
     // The server-side half is PostgreSQL's largest statement_timeout.
-    let mut conn = pool.get().await.unwrap();
     let timeout = conn.simple_query("SHOW statement_timeout").await.unwrap();
     let shown = timeout.iter().find_map(|m| match m {
         tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
@@ -656,21 +630,7 @@ async fn a_command_dropped_mid_flight_closes_its_connection() {
     let backend = pid(&mut conn).await;
     let admin = admin().await;
     let running = async {
-        eventually("pg_sleep running", || {
-            let (admin, app) = (&admin, &app);
-            async move {
-                let n: i64 = admin
-                    .query_one(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'",
-                        &[app],
-                    )
-                    .await
-                    .unwrap()
-                    .get(0);
-                n == 1
-            }
-        })
-        .await;
+        pg_sleep_running(&admin, &app).await;
     };
     tokio::select! {
         r = conn.query("SELECT pg_sleep(5)", &[]) => panic!("pg_sleep returned early: {r:?}"),

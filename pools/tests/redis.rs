@@ -41,11 +41,16 @@ async fn client_id(conn: &mut impl redis::aio::ConnectionLike) -> i64 {
         .unwrap()
 }
 
-/// Kills a connection by id from a connection outside the pool.
-async fn kill(id: i64) {
+/// A connection outside the pool, for looking at and killing the pool's connections.
+async fn admin() -> redis::aio::MultiplexedConnection {
     let url = asyncperf_testkit::redis_url().unwrap();
     let client = redis::Client::open(url).unwrap();
-    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// Kills a connection by id from a connection outside the pool.
+async fn kill(id: i64) {
+    let mut admin = admin().await;
     let killed: i64 = redis::cmd("CLIENT")
         .arg("KILL")
         .arg("ID")
@@ -245,11 +250,10 @@ async fn a_command_found_dead_before_sending_moves_to_a_fresh_connection() {
     let _: i64 = pool.query(redis::cmd("DEL").arg(&key)).await.unwrap();
 }
 
-/// Kills connection `id` once the server shows it blocked in `BLPOP`.
-async fn kill_when_blocked(id: i64) {
-    let url = asyncperf_testkit::redis_url().unwrap();
-    let client = redis::Client::open(url).unwrap();
-    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+/// Waits until the server shows connection `id` blocked in `BLPOP`; a hang guard, not a
+/// timing check.
+async fn blocked_in_blpop(id: i64) {
+    let mut admin = admin().await;
     tokio::time::timeout(HANG_GUARD, async {
         loop {
             let list: String = redis::cmd("CLIENT")
@@ -267,6 +271,11 @@ async fn kill_when_blocked(id: i64) {
     })
     .await
     .expect("BLPOP never started");
+}
+
+/// Kills connection `id` once the server shows it blocked in `BLPOP`.
+async fn kill_when_blocked(id: i64) {
+    blocked_in_blpop(id).await;
     kill(id).await;
 }
 
@@ -442,31 +451,9 @@ async fn a_command_dropped_mid_flight_closes_its_connection() {
     let mut conn = pool.get().await.unwrap();
     let id = client_id(&mut conn).await;
     let key = unique("dropped");
-    let blocked = async {
-        let url = asyncperf_testkit::redis_url().unwrap();
-        let client = redis::Client::open(url).unwrap();
-        let mut admin = client.get_multiplexed_async_connection().await.unwrap();
-        tokio::time::timeout(HANG_GUARD, async {
-            loop {
-                let list: String = redis::cmd("CLIENT")
-                    .arg("LIST")
-                    .arg("ID")
-                    .arg(id)
-                    .query_async(&mut admin)
-                    .await
-                    .unwrap();
-                if list.contains("cmd=blpop") {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await
-        .expect("BLPOP never started");
-    };
     tokio::select! {
         r = conn.blpop::<_, Option<(String, String)>>(&key, 5.0) => panic!("BLPOP returned: {r:?}"),
-        () = blocked => {}
+        () = blocked_in_blpop(id) => {}
     }
     drop(conn);
     // The connection still blocked in BLPOP is not handed out again.
@@ -512,9 +499,7 @@ async fn plain_commands_share_lanes_and_blocking_ones_check_out() {
 
 /// The last command the server saw on connection `id`.
 async fn last_command(id: i64) -> String {
-    let url = asyncperf_testkit::redis_url().unwrap();
-    let client = redis::Client::open(url).unwrap();
-    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let mut admin = admin().await;
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
         .arg("ID")
