@@ -602,25 +602,6 @@ async fn durations_and_sizes_too_large_for_the_clock_mean_no_limit() {
     assert_eq!(shown.as_deref(), Some("2147483647ms"));
 }
 
-#[test]
-fn public_types_are_send_and_sync() {
-    fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<asyncperf_pools::PostgresPool>();
-    assert_send_sync::<asyncperf_pools::Pooled<asyncperf_pools::PostgresManager>>();
-    assert_send_sync::<asyncperf_pools::PostgresConnection>();
-    assert_send_sync::<asyncperf_pools::PostgresManager>();
-    assert_send_sync::<asyncperf_pools::PostgresPoolError>();
-}
-
-/// `run` futures can be spawned: this only has to compile.
-#[allow(dead_code)]
-fn run_futures_are_send(pool: PostgresPool) {
-    fn is_send<T: Send>(_: T) {}
-    is_send(pool.run(Idempotency::Idempotent, |conn| {
-        Box::pin(async move { conn.query_one("SELECT 1", &[]).await })
-    }));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_dropped_mid_flight_closes_its_connection() {
     let Some((pool, app)) = pool(small().min_idle(1).max_open(1)).await else {

@@ -391,17 +391,6 @@ async fn durations_and_sizes_too_large_for_the_clock_mean_no_limit() {
     let _: i64 = conn.del(&key).await.unwrap();
 }
 
-#[test]
-fn public_types_are_send_and_sync() {
-    fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<asyncperf_pools::RedisPool>();
-    assert_send_sync::<asyncperf_pools::Pooled<asyncperf_pools::RedisManager>>();
-    assert_send_sync::<asyncperf_pools::RedisConnection>();
-    assert_send_sync::<asyncperf_pools::RedisManager>();
-    assert_send_sync::<asyncperf_pools::RedisPoolError>();
-    assert_send_sync::<asyncperf_pools::PoolConfig>();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_checkout_leaves_nothing_behind() {
     let Some(pool) = pool(small().min_idle(1).max_open(1)).await else {
