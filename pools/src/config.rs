@@ -45,8 +45,9 @@ pub struct PoolConfig {
     /// carrying the last connect error.
     pub get_timeout: Duration,
     /// A connection idle for longer than this is pinged before it is handed out.
-    /// `Some(Duration::ZERO)` pings at every checkout (mobc's default); `None` never pings
-    /// (a connection the driver saw close is still never handed out).
+    /// `Some(Duration::ZERO)` pings at every checkout (mobc's default); `None` pings only
+    /// connections last used before a sibling broke (a connection the driver saw close is
+    /// never handed out either way).
     pub health_check_interval: Option<Duration>,
     /// The longest a single command may run. PostgreSQL enforces it on the server
     /// (`statement_timeout`) and the client (a deadline that cancels the query); Redis on the

@@ -80,6 +80,8 @@
 //! - `redis` (default): [`redis_pool`], mobc pools of redis 1.x multiplexed connections.
 //! - `postgres` (default): [`postgres_pool`], mobc pools of tokio-postgres clients.
 
+#[cfg(any(feature = "http", feature = "redis", feature = "postgres"))]
+mod deadline;
 mod kind;
 mod metrics;
 

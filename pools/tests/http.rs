@@ -368,6 +368,48 @@ async fn hosts_take_turns_when_the_total_cap_binds() {
     assert_eq!(stats.max_open(), 1);
 }
 
+#[tokio::test]
+async fn the_total_cap_makes_room_by_closing_a_live_idle_connection() {
+    // The least recently used idle connection is one the server already closed (its slot is
+    // free again), and two live idle connections to another host fill the total cap. A third
+    // host must get its slot by closing a live one, not wait for one to idle out.
+    let (open_gate, gate) = watch::channel(false);
+    let a = Server::start().await;
+    let b = Server::with(None, Some(gate)).await;
+    let c = Server::start().await;
+    let client = HttpClient::builder()
+        .limit(2)
+        .keepalive_timeout(Duration::from_secs(300))
+        .connect_timeout(Duration::from_secs(20))
+        .build();
+
+    get_ok(&client, a.url("/")).await;
+    a.kill_connections();
+    // The socket's task gave the slot back; the dead connection is still in the idle list.
+    yield_until(|| client.open_connections_to(&a.authority()) == 0).await;
+
+    let to_b: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, url) = (client.clone(), b.url("/"));
+            tokio::spawn(async move { get_ok(&client, url).await })
+        })
+        .collect();
+    guard(b.stats.wait_until(|s| s.in_handler() == 2)).await;
+    open_gate.send(true).unwrap();
+    for t in guard(join_all(to_b)).await {
+        t.unwrap();
+    }
+    assert_eq!(client.open_connections_to(&b.authority()), 2);
+
+    guard(get_ok(&client, c.url("/"))).await;
+    assert_eq!(client.metrics().timeouts, 0);
+    assert_eq!(
+        client.open_connections_to(&b.authority()),
+        1,
+        "one of b's was closed"
+    );
+}
+
 #[derive(Clone, Default)]
 struct CountingResolver {
     calls: Arc<AtomicUsize>,
@@ -421,6 +463,27 @@ async fn dns_answers_are_cached_for_the_ttl() {
     assert_eq!(resolver.calls(), 2, "expired after 300 s");
     let dns = client.dns_metrics();
     assert_eq!((dns.lookups, dns.hits, dns.cached_hosts), (2, 10, 1));
+}
+
+#[tokio::test]
+async fn durations_too_long_for_the_clock_mean_no_limit() {
+    // `Duration::MAX` as "never": no deadline, a DNS answer kept for good, idle connections
+    // never closed; none of it may overflow the clock.
+    let server = Server::start().await;
+    let resolver = CountingResolver::default();
+    let client = HttpClient::builder()
+        .resolver(resolver.resolving_to(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]))
+        .dns_ttl(Duration::MAX)
+        .keepalive_timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .request_timeout(Duration::MAX)
+        .build();
+    let url = format!("http://svc.test:{}/", server.addr.port());
+    for _ in 0..3 {
+        guard(get_ok(&client, url.clone())).await;
+    }
+    assert_eq!((resolver.calls(), server.stats.accepted()), (1, 1));
+    assert_eq!(client.metrics().idle, 1);
 }
 
 #[tokio::test]

@@ -209,12 +209,20 @@ async fn redis_restart_fails_no_idempotent_request() {
             }
         }));
     }
-    // One non-idempotent worker: its INCRs succeed or report `Indeterminate`, nothing else.
+    // One non-idempotent worker: its INCRs succeed or report `Indeterminate`, nothing else,
+    // and none runs twice: between two successes with nothing indeterminate in between, the
+    // counter moves by exactly one (or starts over at 1, the data lost by the restart).
     {
         let (pool, load, key) = (pool.clone(), Arc::clone(&counters), format!("{prefix}incr"));
         tasks.push(tokio::spawn(async move {
+            let mut last = None;
             while !load.stop.load(Ordering::Relaxed) {
-                load.record(pool.query::<i64>(redis::cmd("INCR").arg(&key)).await);
+                let r = pool.query::<i64>(redis::cmd("INCR").arg(&key)).await;
+                if let (Ok(v), Some(prev)) = (&r, last) {
+                    assert!(*v == prev + 1 || *v == 1, "{prev} then {v}");
+                }
+                last = r.as_ref().ok().copied();
+                load.record(r);
             }
         }));
     }
@@ -317,6 +325,65 @@ fn pg_config() -> PoolConfig {
         .command_timeout(Some(Duration::from_secs(10)))
 }
 
+/// A non-idempotent load beside the reads: one task inserting rows into a table of its own.
+/// Each insert succeeds or is `Indeterminate`; none may run twice.
+struct Inserts {
+    load: Arc<Load>,
+    task: tokio::task::JoinHandle<()>,
+    table: String,
+}
+
+impl Inserts {
+    async fn start(pool: &asyncperf_pools::PostgresPool, admin: &tokio_postgres::Client) -> Self {
+        let table = unique_app();
+        admin
+            .batch_execute(&format!("CREATE TABLE {table} (n int)"))
+            .await
+            .unwrap();
+        let load = Arc::new(Load::default());
+        let insert = format!("INSERT INTO {table} VALUES (1)");
+        let task = tokio::spawn({
+            let (pool, load) = (pool.clone(), Arc::clone(&load));
+            async move {
+                while !load.stop.load(Ordering::Relaxed) {
+                    let r = pool
+                        .run(Idempotency::NotIdempotent, |conn| {
+                            let insert = insert.clone();
+                            Box::pin(async move { conn.execute(insert.as_str(), &[]).await })
+                        })
+                        .await;
+                    load.record(r);
+                }
+            }
+        });
+        Self { load, task, table }
+    }
+
+    /// Stops the load; then every insert that succeeded is in the table once, and those
+    /// that are indeterminate at most once.
+    async fn stop_and_check(self, admin: &tokio_postgres::Client) {
+        self.load.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap();
+        let rows: i64 = admin
+            .query_one(&format!("SELECT count(*) FROM {}", self.table), &[])
+            .await
+            .unwrap()
+            .get(0);
+        admin
+            .batch_execute(&format!("DROP TABLE {}", self.table))
+            .await
+            .unwrap();
+        self.load.assert_no_failures();
+        let ok = i64::try_from(self.load.ok.load(Ordering::Relaxed)).unwrap();
+        let unknown = i64::try_from(self.load.indeterminate.load(Ordering::Relaxed)).unwrap();
+        assert!(
+            ok <= rows && rows <= ok + unknown,
+            "{rows} rows for {ok} inserts ok and {unknown} indeterminate"
+        );
+        println!("inserts: {ok} ok, {unknown} indeterminate, {rows} rows");
+    }
+}
+
 /// `WORKERS` tasks running an idempotent read in a loop.
 fn select_load(
     pool: &asyncperf_pools::PostgresPool,
@@ -363,6 +430,7 @@ async fn postgres_backends_terminated_under_load_fail_no_request() {
     tokio::spawn(connection);
 
     let (load, tasks) = select_load(&pool);
+    let inserts = Inserts::start(&pool, &admin).await;
     load.progress(200).await;
     for _ in 0..3 {
         let created = pool.metrics().connections_created;
@@ -384,6 +452,7 @@ async fn postgres_backends_terminated_under_load_fail_no_request() {
     for task in tasks {
         task.await.unwrap();
     }
+    inserts.stop_and_check(&admin).await;
     load.assert_no_failures();
     println!(
         "postgres terminate x3: {} ok, 0 failed; {:?}",
@@ -409,6 +478,13 @@ async fn postgres_restart_fails_no_idempotent_request() {
     let pool = postgres_pool(&url, pg_config()).await.unwrap();
 
     let (load, tasks) = select_load(&pool);
+    let inserts = {
+        let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        Inserts::start(&pool, &admin).await
+    };
     load.progress(200).await;
     let created = pool.metrics().connections_created;
     let restarted = tokio::task::spawn_blocking(move || pg_ctlcluster(&version, "restart"))
@@ -420,6 +496,11 @@ async fn postgres_restart_fails_no_idempotent_request() {
     for task in tasks {
         task.await.unwrap();
     }
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    inserts.stop_and_check(&admin).await;
     load.assert_no_failures();
     assert!(pool.metrics().connections_created > created);
     println!(

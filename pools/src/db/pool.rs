@@ -17,6 +17,7 @@ use super::error::DbPoolError;
 use super::pooled::Pooled;
 use super::retry::{Failure, Next, after_failure};
 use super::state::Shared;
+use crate::deadline::deadline_after;
 use crate::metrics::PoolMetrics;
 
 /// Whether running an operation twice does the same as running it once, which decides if the
@@ -133,7 +134,11 @@ impl<M: Backend> DbPool<M> {
         let shared = Arc::clone(manager.shared());
         let config = &shared.config;
         let pool = mobc::Pool::builder()
-            .max_open(u64::try_from(config.max_open).unwrap_or(u64::MAX))
+            // mobc's semaphore panics above `MAX_PERMITS`: that many is "no cap" anyway.
+            .max_open(
+                u64::try_from(config.max_open.min(tokio::sync::Semaphore::MAX_PERMITS))
+                    .unwrap_or(u64::MAX),
+            )
             // 0 = as many idle as open: mobc's default of 2 churns connections under load.
             .max_idle(0)
             // Our `check` decides per connection whether a round trip is due.
@@ -151,7 +156,10 @@ impl<M: Backend> DbPool<M> {
         let this = Self { inner };
         let start = Instant::now();
         let first = this
-            .acquire(start, start + this.inner.shared.config.get_timeout)
+            .acquire(
+                start,
+                deadline_after(start, this.inner.shared.config.get_timeout),
+            )
             .await?;
         this.warm(1).await;
         drop(first);
@@ -198,8 +206,11 @@ impl<M: Backend> DbPool<M> {
     /// connection being opened for it is closed.
     pub async fn get(&self) -> Result<Pooled<M>, M> {
         let start = Instant::now();
-        self.get_until(start, start + self.inner.shared.config.get_timeout)
-            .await
+        self.get_until(
+            start,
+            deadline_after(start, self.inner.shared.config.get_timeout),
+        )
+        .await
     }
 
     pub(crate) async fn get_until(
@@ -300,7 +311,9 @@ impl<M: Backend> DbPool<M> {
     /// ```
     ///
     /// - Nothing was sent yet (the connection was found closed): `op` runs again on another
-    ///   connection, whatever its idempotency, until `get_timeout` passes.
+    ///   connection, whatever its idempotency, until `get_timeout` passes. A call through
+    ///   `PostgresConnection`'s `Deref` to the driver's `Client` counts as sent: the pool
+    ///   cannot tell what it did.
     /// - The connection broke while a command was in flight: an
     ///   [`Idempotent`](Idempotency::Idempotent) `op` runs once more on a fresh connection;
     ///   a [`NotIdempotent`](Idempotency::NotIdempotent) one fails with
@@ -336,7 +349,7 @@ impl<M: Backend> DbPool<M> {
         mut op: O,
     ) -> Result<O::Output, M> {
         let start = Instant::now();
-        let deadline = start + self.inner.shared.config.get_timeout;
+        let deadline = deadline_after(start, self.inner.shared.config.get_timeout);
         let mut retried_in_flight = false;
         let mut attempt_start = start;
         loop {
@@ -349,7 +362,7 @@ impl<M: Backend> DbPool<M> {
             let failure = Failure {
                 broken: state.broken,
                 timed_out: matches!(err, DbPoolError::CommandTimeout { .. }),
-                sent: state.sent,
+                sent: state.maybe_sent(),
                 in_flight: state.failed_in_flight,
             };
             match after_failure(idempotency, failure, &mut retried_in_flight) {

@@ -2,7 +2,7 @@
 //! connection (age, last use, whether it broke), read without locks.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::config::PoolConfig;
@@ -152,6 +152,9 @@ pub(crate) struct ConnState {
     pub(crate) in_flight: bool,
     /// Commands handed to a live connection during the current checkout.
     pub(crate) sent: u32,
+    /// The driver was used around the tracked methods during the current checkout
+    /// (`PostgresConnection`'s `Deref` to `Client`): whatever that sent may have run.
+    raw_access: AtomicBool,
     /// The last failure hit a command that had been sent (its outcome is unknown).
     pub(crate) failed_in_flight: bool,
     shared: Arc<Shared>,
@@ -170,6 +173,7 @@ impl ConnState {
             broken: false,
             in_flight: false,
             sent: 0,
+            raw_access: AtomicBool::new(false),
             failed_in_flight: false,
             shared: Arc::clone(shared),
         }
@@ -182,7 +186,21 @@ impl ConnState {
     /// Starts a checkout: forgets the previous one's command history.
     pub(crate) fn begin_checkout(&mut self) {
         self.sent = 0;
+        *self.raw_access.get_mut() = false;
         self.failed_in_flight = false;
+    }
+
+    /// The driver is about to be used around the tracked methods.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // Only PostgreSQL exposes it.
+    pub(crate) fn raw_access(&self) {
+        self.raw_access.store(true, Relaxed);
+    }
+
+    /// Commands of the current checkout that may have reached the server: those sent
+    /// through the tracked methods, plus one for any use of the driver around them.
+    pub(crate) fn maybe_sent(&self) -> u32 {
+        self.sent
+            .saturating_add(u32::from(self.raw_access.load(Relaxed)))
     }
 
     /// A command is about to be written to a live connection.

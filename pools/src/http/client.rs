@@ -20,6 +20,7 @@ use super::response::{Lease, Response};
 use super::target::Target;
 use super::{HttpError, TimeoutPhase};
 use crate::PoolMetrics;
+use crate::deadline::deadline_after;
 
 /// An HTTP/1.1 client whose connection pool caps open connections in total and per host.
 ///
@@ -121,7 +122,7 @@ impl HttpClient {
         let Some(timeout) = self.inner.config.request_timeout else {
             return self.send(req, None).await;
         };
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         match tokio::time::timeout_at(deadline, self.send(req, Some(deadline))).await {
             Ok(out) => out,
             Err(_) => {

@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::deadline::deadline_after;
+
 /// The future a [`Resolve`] returns: the addresses of one host.
 pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'static>>;
 
@@ -250,7 +252,7 @@ impl Inner {
             key,
             Entry::Ready {
                 addrs,
-                expires: now + self.ttl,
+                expires: deadline_after(now, self.ttl),
                 next: 1 % outcome.as_ref().map_or(1, |a| a.len()),
                 last_used: now,
             },

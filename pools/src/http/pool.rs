@@ -29,6 +29,7 @@ use http_body_util::Full;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::deadline::deadline_after;
 use crate::metrics::{Counters, Gauges};
 
 /// hyper's handle on one HTTP/1 connection.
@@ -189,7 +190,7 @@ impl Pool {
             st.ring.push_back(Arc::clone(&key));
         }
         let blocked_by_total = st.open >= self.limit && host.open + host.reserved < self.per_host;
-        if blocked_by_total && let Some(conn) = st.evict_lru_idle() {
+        if blocked_by_total && let Some(conn) = st.evict_lru_idle(closing) {
             closing.push(conn);
             if let Some(host) = st.hosts.get_mut(&key) {
                 host.reserved += 1;
@@ -302,9 +303,15 @@ impl Pool {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
         let mut expired = 0;
-        for host in st.hosts.values_mut() {
+        // Hosts left with nothing: an idle connection the server had closed gave its slot
+        // back long ago, so no later release would remove the host's entry.
+        let mut emptied = Vec::new();
+        for (key, host) in &mut st.hosts {
+            if host.idle.is_empty() {
+                continue;
+            }
             while let Some(idle) = host.idle.front() {
-                let deadline = idle.since + self.keepalive;
+                let deadline = deadline_after(idle.since, self.keepalive);
                 if deadline <= now || idle.conn.sender.is_closed() {
                     if let Some(idle) = host.idle.pop_front() {
                         closing.push(idle.conn);
@@ -315,8 +322,14 @@ impl Pool {
                     break;
                 }
             }
+            if host.idle.is_empty() && host.open == 0 {
+                emptied.push(Arc::clone(key));
+            }
         }
         st.idle -= expired;
+        for key in emptied {
+            st.remove_if_unused(&key);
+        }
         if next.is_none() {
             st.reaper_running = false;
         }
@@ -432,17 +445,28 @@ impl State {
         None
     }
 
-    /// Takes the least recently used idle connection of any host, to close it.
-    fn evict_lru_idle(&mut self) -> Option<Conn> {
-        let host = self
-            .hosts
-            .values_mut()
-            .filter_map(|h| Some((h.idle.front()?.since, h)))
-            .min_by_key(|(since, _)| *since)
-            .map(|(_, h)| h)?;
-        let idle = host.idle.pop_front()?;
-        self.idle -= 1;
-        Some(idle.conn)
+    /// Takes the least recently used live idle connection of any host, to close it.
+    ///
+    /// Idle connections the server already closed are moved to `closed` on the way and never
+    /// returned: their slot is given back by their own task (or already was), so closing one
+    /// "to make room" would reserve a slot that no close is coming to free, and the waiter
+    /// would wait for an unrelated socket while a live idle one sits unused.
+    fn evict_lru_idle(&mut self, closed: &mut Vec<Conn>) -> Option<Conn> {
+        loop {
+            let (key, host) = self
+                .hosts
+                .iter_mut()
+                .filter_map(|(k, h)| Some((h.idle.front()?.since, k, h)))
+                .min_by_key(|(since, _, _)| *since)
+                .map(|(_, k, h)| (Arc::clone(k), h))?;
+            let idle = host.idle.pop_front()?;
+            self.idle -= 1;
+            if !idle.conn.sender.is_closed() {
+                return Some(idle.conn);
+            }
+            closed.push(idle.conn);
+            self.remove_if_unused(&key);
+        }
     }
 
     fn remove_if_unused(&mut self, key: &str) {

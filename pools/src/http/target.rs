@@ -44,8 +44,20 @@ impl<'a> Target<'a> {
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(raw_host);
-        let port = authority.port_u16().unwrap_or(80);
         let as_written = authority.as_str();
+        // `Authority::port` is `None` both for no port and for one that is not a `u16`
+        // (`:99999`); the second must not silently become port 80.
+        let port = match as_written
+            .rsplit('@')
+            .next()
+            .and_then(|host_port| host_port.strip_prefix(raw_host))
+            .and_then(|rest| rest.strip_prefix(':'))
+        {
+            None | Some("") => 80,
+            Some(digits) => digits
+                .parse()
+                .map_err(|_| HttpError::invalid_uri("port out of range"))?,
+        };
         let key = if authority.port().is_some()
             && !as_written.contains('@')
             && !as_written.bytes().any(|b| b.is_ascii_uppercase())
@@ -99,5 +111,19 @@ mod tests {
             target("/just/a/path"),
             Err(HttpError::InvalidUri { .. })
         ));
+    }
+
+    #[test]
+    fn a_port_out_of_range_is_an_error_not_port_80() {
+        for uri in ["http://127.0.0.1:99999/", "http://user@example.com:65536/"] {
+            assert!(
+                matches!(target(uri), Err(HttpError::InvalidUri { .. })),
+                "{uri}"
+            );
+        }
+        // An empty port means the default one (RFC 3986).
+        assert_eq!(target("http://example.com:/").unwrap().1, 80);
+        assert_eq!(target("http://u:p@example.com:8080/").unwrap().1, 8080);
+        assert_eq!(target("http://[::1]:65535/").unwrap().1, 65535);
     }
 }

@@ -23,8 +23,11 @@ use crate::db::state::ConnState;
 /// answer (the query is then cancelled on the server and the connection closed). Both give
 /// [`DbPoolError::CommandTimeout`].
 ///
-/// It dereferences to [`Client`] for everything else (transactions, `COPY`, ...); those calls
-/// get the server-side `statement_timeout` only.
+/// It dereferences to [`Client`] for everything else (`COPY`, typed and raw queries, ...);
+/// those calls get the server-side `statement_timeout` only, and the pool cannot see what
+/// they sent: in [`DbPool::run`](crate::DbPool::run), an operation that used one counts as
+/// having reached the server, so it is not run again when its connection is then found
+/// closed.
 pub struct PostgresConnection {
     // Boxed: mobc moves connections by value several times per checkout, and a `Client` is a
     // few hundred bytes.
@@ -52,6 +55,7 @@ impl Deref for PostgresConnection {
     type Target = Client;
 
     fn deref(&self) -> &Client {
+        self.state.raw_access();
         &self.client
     }
 }
@@ -84,7 +88,7 @@ impl PostgresConnection {
     where
         T: ?Sized + ToStatement + Sync,
     {
-        self.tracked(async |c| c.query(statement, params).await)
+        self.tracked(Statements::One, async |c| c.query(statement, params).await)
             .await
     }
 
@@ -105,8 +109,10 @@ impl PostgresConnection {
     where
         T: ?Sized + ToStatement + Sync,
     {
-        self.tracked(async |c| c.query_one(statement, params).await)
-            .await
+        self.tracked(Statements::One, async |c| {
+            c.query_one(statement, params).await
+        })
+        .await
     }
 
     /// [`Client::query_opt`] with the command timeout.
@@ -126,8 +132,10 @@ impl PostgresConnection {
     where
         T: ?Sized + ToStatement + Sync,
     {
-        self.tracked(async |c| c.query_opt(statement, params).await)
-            .await
+        self.tracked(Statements::One, async |c| {
+            c.query_opt(statement, params).await
+        })
+        .await
     }
 
     /// [`Client::execute`] with the command timeout.
@@ -147,8 +155,10 @@ impl PostgresConnection {
     where
         T: ?Sized + ToStatement + Sync,
     {
-        self.tracked(async |c| c.execute(statement, params).await)
-            .await
+        self.tracked(Statements::One, async |c| {
+            c.execute(statement, params).await
+        })
+        .await
     }
 
     /// [`Client::batch_execute`] with the command timeout.
@@ -161,7 +171,8 @@ impl PostgresConnection {
     ///
     /// As [`query`](Self::query).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PostgresPoolError> {
-        self.tracked(async |c| c.batch_execute(sql).await).await
+        self.tracked(Statements::Many, async |c| c.batch_execute(sql).await)
+            .await
     }
 
     /// [`Client::simple_query`] with the command timeout.
@@ -177,7 +188,8 @@ impl PostgresConnection {
         &mut self,
         sql: &str,
     ) -> Result<Vec<SimpleQueryMessage>, PostgresPoolError> {
-        self.tracked(async |c| c.simple_query(sql).await).await
+        self.tracked(Statements::Many, async |c| c.simple_query(sql).await)
+            .await
     }
 
     /// [`Client::prepare`] with the command timeout.
@@ -190,11 +202,13 @@ impl PostgresConnection {
     ///
     /// As [`query`](Self::query).
     pub async fn prepare(&mut self, sql: &str) -> Result<Statement, PostgresPoolError> {
-        self.tracked(async |c| c.prepare(sql).await).await
+        self.tracked(Statements::One, async |c| c.prepare(sql).await)
+            .await
     }
 
     async fn tracked<T>(
         &mut self,
+        statements: Statements,
         op: impl AsyncFnOnce(&Client) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, PostgresPoolError> {
         if self.state.broken || self.client.is_closed() {
@@ -230,12 +244,15 @@ impl PostgresConnection {
             }
             Err(e) => {
                 self.state.shared().counters.error();
-                let closed = e.is_closed() || self.client.is_closed();
-                if is_session_terminated(&e)
-                    || (closed && self.ended_by_server.load(Ordering::Acquire))
-                {
-                    // The server ended the session (pg_terminate_backend, shutdown) before
-                    // this statement committed: it did not run, so it may run elsewhere.
+                let terminated = is_session_terminated(&e);
+                let closed = terminated || e.is_closed() || self.client.is_closed();
+                // The server ended the session (pg_terminate_backend, shutdown) before this
+                // request reached it, or as the answer to this one statement, before it
+                // committed: it did not run, so it may run elsewhere. Not so for several
+                // statements in one string (`BEGIN; INSERT ..; COMMIT; SELECT ..`): those
+                // before the one cut may have committed.
+                let answered_one = terminated && statements == Statements::One;
+                if answered_one || (closed && self.ended_by_server.load(Ordering::Acquire)) {
                     self.state.sent -= 1;
                     self.state.broke(false);
                 } else if closed {
@@ -251,6 +268,16 @@ impl PostgresConnection {
             timeout: self.command_timeout.unwrap_or_default(),
         }
     }
+}
+
+/// How many statements one request may carry, which decides what a session ended under it
+/// says about what ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Statements {
+    /// The extended protocol: one statement, committed (if at all) before its answer.
+    One,
+    /// The simple protocol: any number, each possibly committed on its own.
+    Many,
 }
 
 /// The server ended the session (SQLSTATE 57P01 `admin_shutdown`, 57P02 `crash_shutdown`,

@@ -56,7 +56,8 @@ impl PostgresManager {
         config.validate().map_err(DbPoolError::Config)?;
         let mut pg = tokio_postgres::Config::from_str(url).map_err(DbPoolError::InvalidUrl)?;
         if let Some(timeout) = config.command_timeout {
-            let millis = timeout.as_millis().max(1);
+            // PostgreSQL takes at most i32::MAX ms (24.8 days); more is refused at connect.
+            let millis = timeout.as_millis().clamp(1, i32::MAX.unsigned_abs().into());
             let options = match pg.get_options() {
                 Some(existing) => format!("{existing} -c statement_timeout={millis}"),
                 None => format!("-c statement_timeout={millis}"),
@@ -73,7 +74,7 @@ impl PostgresManager {
         self.shared
             .config
             .command_timeout
-            .map(|timeout| timeout + client_grace(timeout))
+            .map(|timeout| timeout.saturating_add(client_grace(timeout)))
     }
 }
 

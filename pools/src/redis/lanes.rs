@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::{RedisManager, RedisPool, RedisPoolError};
 use crate::db::retry::{Failure, Next, after_failure};
 use crate::db::{DbPoolError, Idempotency, Pooled};
+use crate::deadline::deadline_after;
 
 /// The lanes of one pool; each slot holds a checked-out connection once first used.
 pub(crate) struct Lanes {
@@ -160,7 +161,7 @@ impl RedisPool {
         request: Request<'_>,
     ) -> Result<T, RedisPoolError> {
         let shared = self.shared();
-        let deadline = Instant::now() + shared.config.get_timeout;
+        let deadline = deadline_after(Instant::now(), shared.config.get_timeout);
         let mut retried_in_flight = false;
         loop {
             let mut lane = self.extra().take(self, deadline).await?;
