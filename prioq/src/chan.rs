@@ -19,9 +19,6 @@ use crate::error::{RecvError, TryRecvError, TrySendError};
 use crate::queue::{Drained, Order, Queue};
 use crate::waiters::{Key, Status, WaitList, Wakeups};
 
-/// Room reserved up front for bounded queues; larger capacities grow on demand (once).
-const MAX_PREALLOCATED: usize = 4096;
-
 pub(crate) struct Shared<T, P> {
     state: Mutex<State<T, P>>,
     /// `None` for unbounded channels.
@@ -50,10 +47,9 @@ pub(crate) struct State<T, P> {
 
 impl<T, P: Ord> Shared<T, P> {
     pub(crate) fn new(capacity: Option<usize>, order: Order<P>, priority_admission: bool) -> Self {
-        let reserve = capacity.map_or(0, |c| c.min(MAX_PREALLOCATED));
         Self {
             state: Mutex::new(State {
-                queue: Queue::new(order, reserve),
+                queue: Queue::new(order),
                 closed: false,
                 receivers: WaitList::new(),
                 items_granted: 0,

@@ -1,18 +1,18 @@
 //! The queued items in delivery order: smallest priority first, send order among equals.
 //!
 //! Strict order keeps one FIFO run per distinct priority ([`Runs`]) while few distinct
-//! priorities are queued, and spills into a binary heap keyed by `(priority, sequence)` when
-//! there are many, until the queue is empty again; the sequence number makes ties FIFO. Aging
-//! uses a heap keyed by `(deadline, priority, sequence)`. In levels mode each rank below the
-//! level count gets its own FIFO bucket (found in O(1) through an occupancy bitmask) and only
-//! larger ranks go to the heap.
+//! priorities are queued, and spills into a lazily sorted queue ([`SortingQueue`]) keyed by
+//! `(priority, sequence)` when there are many, until the queue is empty again; the sequence
+//! number makes ties FIFO. Aging uses a sorting queue keyed by `(deadline, priority, sequence)`.
+//! In levels mode each rank below the level count gets its own FIFO bucket (found in O(1)
+//! through an occupancy bitmask) and only larger ranks go to the sorting queue.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::heap::{Entry, MinHeap};
 use crate::runs::{Run, Runs};
+use crate::sorting::{SortingQueue, Taken};
 
-/// After spilling, strict order stays in the heap for at least this many sends (and until the
+/// After spilling, strict order stays in the sorting queue for at least this many sends (and until the
 /// queue is empty), so a workload with many distinct priorities and a shallow queue does not
 /// rebuild runs and spill them again every time the queue drains.
 pub(crate) const SPILL_HOLD: u64 = 4096;
@@ -35,10 +35,10 @@ type Buckets<T, P> = Box<[VecDeque<(T, P)>]>;
 type RankFn<P> = fn(&P) -> u64;
 
 /// Strict order: `(priority, sequence)`.
-type StrictHeap<T, P> = MinHeap<(P, u64), T>;
+type StrictQueue<T, P> = SortingQueue<(P, u64), T>;
 
 /// Aging: `(deadline, priority, sequence)`.
-type AgingHeap<T, P> = MinHeap<(u64, P, u64), T>;
+type AgingQueue<T, P> = SortingQueue<(u64, P, u64), T>;
 
 #[derive(Debug)]
 struct Levels<T, P> {
@@ -51,8 +51,8 @@ struct Levels<T, P> {
 /// Items taken out of a queue, to be dropped after the lock is released.
 #[derive(Debug)]
 pub(crate) struct Drained<T, P> {
-    _heap: Vec<Entry<(P, u64), T>>,
-    _aged: Vec<Entry<(u64, P, u64), T>>,
+    _heap: Taken<(P, u64), T>,
+    _aged: Taken<(u64, P, u64), T>,
     _buckets: Option<Buckets<T, P>>,
     _runs: Vec<Run<T, P>>,
 }
@@ -61,14 +61,14 @@ pub(crate) struct Drained<T, P> {
 pub(crate) struct Queue<T, P> {
     /// Strict order only: items live here unless `spilled`.
     runs: Option<Runs<T, P>>,
-    /// Strict order with too many distinct priorities: every item is in the heap until the
+    /// Strict order with too many distinct priorities: every item is in `heap` until the
     /// queue is empty again, and `seq` has reached `spilled_until`.
     spilled: bool,
     spilled_until: u64,
     /// Strict order (spilled) and levels mode (ranks without a bucket).
-    heap: StrictHeap<T, P>,
+    heap: StrictQueue<T, P>,
     /// Aging only.
-    aged: AgingHeap<T, P>,
+    aged: AgingQueue<T, P>,
     levels: Option<Levels<T, P>>,
     aging: Option<(u64, RankFn<P>)>,
     seq: u64,
@@ -90,9 +90,9 @@ impl<T, P> Queue<T, P> {
 }
 
 impl<T, P: Ord> Queue<T, P> {
-    /// `reserve` items of room up front for the aging heap (the other stores grow once and
-    /// keep their capacity), so a bounded channel stops allocating once warm.
-    pub(crate) fn new(order: Order<P>, reserve: usize) -> Self {
+    /// Every store grows once and keeps its capacity, so a bounded channel stops allocating
+    /// once warm.
+    pub(crate) fn new(order: Order<P>) -> Self {
         let (aging, levels) = match order {
             Order::Strict => (None, None),
             Order::Aging { window, rank } => (Some((window, rank)), None),
@@ -111,8 +111,8 @@ impl<T, P: Ord> Queue<T, P> {
             runs: strict.then(Runs::new),
             spilled: false,
             spilled_until: 0,
-            heap: MinHeap::with_capacity(0),
-            aged: MinHeap::with_capacity(if aging.is_some() { reserve } else { 0 }),
+            heap: SortingQueue::new(),
+            aged: SortingQueue::new(),
             levels,
             aging,
             seq: 0,
@@ -152,7 +152,7 @@ impl<T, P: Ord> Queue<T, P> {
         self.heap.push((priority, seq), item);
     }
 
-    /// Moves every run into the heap, in FIFO order within each priority.
+    /// Moves every run into the sorting queue, in FIFO order within each priority.
     #[cold]
     fn spill(&mut self) {
         let Some(runs) = &mut self.runs else { return };
@@ -205,7 +205,7 @@ impl<T, P: Ord> Queue<T, P> {
     }
 
     /// The priority [`pop`](Self::pop) would return next.
-    pub(crate) fn peek_priority(&self) -> Option<&P> {
+    pub(crate) fn peek_priority(&mut self) -> Option<&P> {
         if !self.spilled
             && let Some(runs) = &self.runs
         {
@@ -224,7 +224,7 @@ impl<T, P: Ord> Queue<T, P> {
     }
 
     /// Items queued at `priority`: O(log k) in runs, O(1) for a levels bucket, else a scan of
-    /// the heap.
+    /// the sorting queue.
     pub(crate) fn len_of(&self, priority: &P) -> usize {
         if !self.spilled
             && let Some(runs) = &self.runs
@@ -290,6 +290,79 @@ impl<T, P: Ord> Queue<T, P> {
 mod tests {
     use super::*;
     use crate::rank::Rank;
+    use proptest::prelude::*;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    /// Replays pushes (`Some(priority)`) and pops (`None`) on a strict queue and on a
+    /// `BinaryHeap` of `(priority, seq)`; returns how often the queue switched storage.
+    fn replay_strict(ops: &[Option<u32>]) -> usize {
+        let mut q = Queue::new(Order::Strict);
+        let mut model = BinaryHeap::new();
+        let mut switches = 0;
+        for (seq, op) in ops.iter().enumerate() {
+            let was_spilled = q.spilled;
+            match *op {
+                Some(p) => {
+                    q.push(seq, p);
+                    model.push(Reverse((p, seq)));
+                }
+                None => {
+                    let want = model.pop().map(|Reverse((p, seq))| (seq, p));
+                    assert_eq!(q.pop(), want);
+                }
+            }
+            switches += usize::from(was_spilled != q.spilled);
+            assert_eq!(q.len(), model.len());
+            assert_eq!(q.peek_priority(), model.peek().map(|r| &r.0.0));
+        }
+        switches
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Around the spill boundary: priorities from ranges that stay under, cross, and go far
+        /// beyond `MAX_RUNS` distinct values, many of them equal.
+        #[test]
+        fn strict_matches_the_model(
+            range in prop_oneof![Just(4u32), Just(40), Just(1000), Just(u32::MAX)],
+            ops in prop::collection::vec(prop::option::weighted(0.55, any::<u32>()), 0..600),
+        ) {
+            let ops: Vec<_> = ops.into_iter().map(|op| op.map(|p| p % range)).collect();
+            replay_strict(&ops);
+        }
+    }
+
+    /// Long enough to spill, hold, drain, switch back to runs and spill again, several times.
+    #[test]
+    fn strict_matches_the_model_across_switches() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut ops = Vec::new();
+        for round in 0..6u64 {
+            // A burst of many distinct priorities (spills), drained; then a stretch of few
+            // priorities and a shallow queue (held in the sorting queue, then back to runs).
+            let wide = 100 + round * 300;
+            ops.extend((0..wide).map(|_| Some(rand() as u32)));
+            ops.extend((0..wide).map(|_| None));
+            for _ in 0..SPILL_HOLD / 2 {
+                ops.push(Some((rand() % 5) as u32));
+                ops.push(Some((rand() % 5) as u32));
+                ops.push(None);
+                ops.push(None);
+            }
+        }
+        assert!(
+            replay_strict(&ops) >= 6,
+            "spilled and came back more than once"
+        );
+    }
 
     fn drain_all<P: Ord>(q: &mut Queue<u32, P>) -> Vec<u32> {
         std::iter::from_fn(|| q.pop().map(|(t, _)| t)).collect()
@@ -297,7 +370,7 @@ mod tests {
 
     #[test]
     fn strict_is_min_first_and_fifo_among_equals() {
-        let mut q = Queue::new(Order::Strict, 0);
+        let mut q = Queue::new(Order::Strict);
         for (i, p) in [3u8, 1, 3, 0, 1, 3].into_iter().enumerate() {
             q.push(i as u32, p);
         }
@@ -309,7 +382,7 @@ mod tests {
 
     #[test]
     fn strict_spills_to_the_heap_with_many_priorities_and_comes_back_when_empty() {
-        let mut q = Queue::new(Order::Strict, 0);
+        let mut q = Queue::new(Order::Strict);
         let n = crate::runs::MAX_RUNS as u32 * 3;
         // Every priority twice, interleaved: ties must stay FIFO across the spill.
         let sends: Vec<(u32, u32)> = (0..2 * n).map(|i| (i, (i * 7) % n)).collect();
@@ -339,7 +412,7 @@ mod tests {
             count: 4,
             rank: <u8 as Rank>::rank,
         };
-        let mut q = Queue::new(order, 0);
+        let mut q = Queue::new(order);
         let prios = [9u8, 1, 3, 0, 1, 9, 5, 3, 0];
         for (i, p) in prios.into_iter().enumerate() {
             q.push(i as u32, p);
@@ -359,7 +432,7 @@ mod tests {
             window: 2,
             rank: <u8 as Rank>::rank,
         };
-        let mut q = Queue::new(order, 0);
+        let mut q = Queue::new(order);
         q.push(100, 3);
         for i in 0..10 {
             q.push(i, 0);
