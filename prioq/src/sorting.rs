@@ -40,8 +40,12 @@ const LEAF: usize = 32;
 /// Largest untouched bucket sorted whole; bigger ones are split at the median first. Large, so a
 /// drained burst is mostly sorted in one go, which is the cheapest way to order it.
 const SORT_MAX: usize = 4096;
-/// Emptied bucket vectors kept for reuse.
+/// Emptied bucket vectors kept for reuse...
 const MAX_SPARE: usize = 32;
+/// ...unless they grew this large (in entries): a burst far larger than usual should not pin
+/// several copies of its size once it is gone. Bounded channels up to this size stay
+/// allocation-free once warm; larger ones allocate a few vectors per burst, not per item.
+const MAX_SPARE_CAPACITY: usize = 2 * SORT_MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Order {
@@ -122,7 +126,7 @@ impl<K, T, const FRONT: usize, const CHUNK: usize, const SORT: usize>
 
     fn recycle(&mut self, mut entries: Vec<Entry<K, T>>) {
         entries.clear();
-        if self.spare.len() < MAX_SPARE {
+        if self.spare.len() < MAX_SPARE && entries.capacity() <= MAX_SPARE_CAPACITY {
             self.spare.push(entries);
         }
     }
