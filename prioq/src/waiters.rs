@@ -34,12 +34,14 @@ struct Slot<K> {
 }
 
 /// Parked futures in arrival order, or ordered by a key (FIFO among equal keys).
+/// `repr(C)`, `head` first: [`has_waiting`](Self::has_waiting) runs on every send and receive.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct WaitList<K = ()> {
-    slots: Vec<Slot<K>>,
     head: usize,
     tail: usize,
     free: usize,
+    slots: Vec<Slot<K>>,
 }
 
 impl<K> WaitList<K> {
