@@ -88,7 +88,7 @@ pub enum Admission {
 /// // Bounded, and an item of priority p waits behind at most 64 * p later sends.
 /// let (tx, rx) = Builder::<u8>::new().capacity(1024).aging(64).build::<String>()?;
 /// # drop((tx, rx));
-/// // Unbounded, priorities 0..8 in O(1) buckets (larger ones still work, in a heap).
+/// // Unbounded, priorities 0..8 in O(1) buckets (larger ones still work, sorted).
 /// let (tx, rx) = Builder::<u8>::new().levels(8).build::<String>()?;
 /// # drop((tx, rx));
 /// # Ok::<(), asyncperf_prioq::BuildError>(())
@@ -179,10 +179,10 @@ impl<P: Rank> Builder<P> {
     }
 
     /// Levels mode: each priority whose [`Rank`] is below `count` (at most 64) gets its own
-    /// FIFO bucket, found in O(1) through a bitmask, instead of a place in the O(log n) heap.
+    /// FIFO bucket, found in O(1) through a bitmask, instead of a place in the O(log n) sorting queue.
     ///
     /// Order is the same as without it; priorities of rank `count` or more still work (they go
-    /// to the heap, after every bucket). [`Sender::len_of`] is O(1) for bucketed priorities.
+    /// to the sorting queue, after every bucket). [`Sender::len_of`] is O(1) for bucketed priorities.
     #[must_use]
     pub fn levels(mut self, count: usize) -> Self {
         self.levels = Some(count);

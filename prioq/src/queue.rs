@@ -1,18 +1,18 @@
 //! The queued items in delivery order: smallest priority first, send order among equals.
 //!
 //! Strict order keeps one FIFO run per distinct priority ([`Runs`]) while few distinct
-//! priorities are queued, and spills into a binary heap keyed by `(priority, sequence)` when
-//! there are many, until the queue is empty again; the sequence number makes ties FIFO. Aging
-//! uses a heap keyed by `(deadline, priority, sequence)`. In levels mode each rank below the
-//! level count gets its own FIFO bucket (found in O(1) through an occupancy bitmask) and only
-//! larger ranks go to the heap.
+//! priorities are queued, and spills into a lazily sorted queue ([`SortingQueue`]) keyed by
+//! `(priority, sequence)` when there are many, until the queue is empty again; the sequence
+//! number makes ties FIFO. Aging uses a sorting queue keyed by `(deadline, priority, sequence)`.
+//! In levels mode each rank below the level count gets its own FIFO bucket (found in O(1)
+//! through an occupancy bitmask) and only larger ranks go to the sorting queue.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::heap::{Entry, MinHeap};
 use crate::runs::{Run, Runs};
+use crate::sorting::{SortingQueue, Taken};
 
-/// After spilling, strict order stays in the heap for at least this many sends (and until the
+/// After spilling, strict order stays in the sorting queue for at least this many sends (and until the
 /// queue is empty), so a workload with many distinct priorities and a shallow queue does not
 /// rebuild runs and spill them again every time the queue drains.
 pub(crate) const SPILL_HOLD: u64 = 4096;
@@ -35,10 +35,10 @@ type Buckets<T, P> = Box<[VecDeque<(T, P)>]>;
 type RankFn<P> = fn(&P) -> u64;
 
 /// Strict order: `(priority, sequence)`.
-type StrictHeap<T, P> = MinHeap<(P, u64), T>;
+type StrictQueue<T, P> = SortingQueue<(P, u64), T>;
 
 /// Aging: `(deadline, priority, sequence)`.
-type AgingHeap<T, P> = MinHeap<(u64, P, u64), T>;
+type AgingQueue<T, P> = SortingQueue<(u64, P, u64), T>;
 
 #[derive(Debug)]
 struct Levels<T, P> {
@@ -51,28 +51,44 @@ struct Levels<T, P> {
 /// Items taken out of a queue, to be dropped after the lock is released.
 #[derive(Debug)]
 pub(crate) struct Drained<T, P> {
-    _heap: Vec<Entry<(P, u64), T>>,
-    _aged: Vec<Entry<(u64, P, u64), T>>,
+    _heap: Taken<(P, u64), T>,
+    _aged: Taken<(u64, P, u64), T>,
     _buckets: Option<Buckets<T, P>>,
     _runs: Vec<Run<T, P>>,
 }
 
+/// Where a queue keeps its items now. One tag read tells `push` and `pop` which store to use,
+/// without touching the others' memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    /// Strict order, few distinct priorities: FIFO runs.
+    Runs,
+    /// Strict order, many distinct priorities: the sorting queue, until the queue is empty
+    /// again and `seq` has reached `spilled_until`.
+    Spilled,
+    /// Aging: the aging sorting queue.
+    Aging,
+    /// Levels: buckets, and the sorting queue for larger ranks.
+    Levels,
+}
+
+/// `repr(C)`, hot fields first: the channel's lock word, its counters and this header share a
+/// cache line, so an operation that crosses cores moves as few lines as possible.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Queue<T, P> {
-    /// Strict order only: items live here unless `spilled`.
-    runs: Option<Runs<T, P>>,
-    /// Strict order with too many distinct priorities: every item is in the heap until the
-    /// queue is empty again, and `seq` has reached `spilled_until`.
-    spilled: bool,
+    len: usize,
+    seq: u64,
+    store: Store,
     spilled_until: u64,
     /// Strict order (spilled) and levels mode (ranks without a bucket).
-    heap: StrictHeap<T, P>,
-    /// Aging only.
-    aged: AgingHeap<T, P>,
+    heap: StrictQueue<T, P>,
+    /// Strict order (not spilled).
+    runs: Runs<T, P>,
     levels: Option<Levels<T, P>>,
     aging: Option<(u64, RankFn<P>)>,
-    seq: u64,
-    len: usize,
+    /// Aging only.
+    aged: AgingQueue<T, P>,
 }
 
 impl<T, P> Queue<T, P> {
@@ -90,12 +106,12 @@ impl<T, P> Queue<T, P> {
 }
 
 impl<T, P: Ord> Queue<T, P> {
-    /// `reserve` items of room up front for the aging heap (the other stores grow once and
-    /// keep their capacity), so a bounded channel stops allocating once warm.
-    pub(crate) fn new(order: Order<P>, reserve: usize) -> Self {
-        let (aging, levels) = match order {
-            Order::Strict => (None, None),
-            Order::Aging { window, rank } => (Some((window, rank)), None),
+    /// Every store grows once and keeps its capacity, so a bounded channel stops allocating
+    /// once warm.
+    pub(crate) fn new(order: Order<P>) -> Self {
+        let (store, aging, levels) = match order {
+            Order::Strict => (Store::Runs, None, None),
+            Order::Aging { window, rank } => (Store::Aging, Some((window, rank)), None),
             Order::Levels { count, rank } => {
                 let buckets = (0..count).map(|_| VecDeque::new()).collect();
                 let levels = Levels {
@@ -103,133 +119,139 @@ impl<T, P: Ord> Queue<T, P> {
                     occupied: 0,
                     rank,
                 };
-                (None, Some(levels))
+                (Store::Levels, None, Some(levels))
             }
         };
-        let strict = matches!(order, Order::Strict);
         Self {
-            runs: strict.then(Runs::new),
-            spilled: false,
+            len: 0,
+            seq: 0,
+            store,
             spilled_until: 0,
-            heap: MinHeap::with_capacity(0),
-            aged: MinHeap::with_capacity(if aging.is_some() { reserve } else { 0 }),
+            heap: SortingQueue::new(),
+            runs: Runs::new(),
             levels,
             aging,
-            seq: 0,
-            len: 0,
+            aged: SortingQueue::new(),
         }
     }
 
     #[inline]
     pub(crate) fn push(&mut self, item: T, priority: P) {
         self.len += 1;
-        let (item, priority) = match &mut self.runs {
-            Some(runs) if !self.spilled => match runs.push(item, priority) {
-                Ok(()) => return,
-                Err(back) => {
+        match self.store {
+            Store::Runs => {
+                if let Err((item, priority)) = self.runs.push(item, priority) {
                     self.spill();
-                    back
+                    self.push_sorted(item, priority);
                 }
-            },
-            _ => (item, priority),
-        };
-        if let Some((window, rank)) = self.aging {
-            let seq = self.next_seq();
-            let deadline = seq.saturating_add(window.saturating_mul(rank(&priority)));
-            self.aged.push((deadline, priority, seq), item);
-            return;
-        }
-        if let Some(levels) = &mut self.levels {
-            // `try_from`, not `as`: on 32-bit targets a large rank must not wrap into a bucket.
-            let rank = usize::try_from((levels.rank)(&priority)).unwrap_or(usize::MAX);
-            if let Some(bucket) = levels.buckets.get_mut(rank) {
-                bucket.push_back((item, priority));
-                levels.occupied |= 1 << rank;
-                return;
+            }
+            Store::Spilled => self.push_sorted(item, priority),
+            Store::Aging => {
+                if let Some((window, rank)) = self.aging {
+                    let seq = self.next_seq();
+                    let deadline = seq.saturating_add(window.saturating_mul(rank(&priority)));
+                    self.aged.push((deadline, priority, seq), item);
+                }
+            }
+            Store::Levels => {
+                if let Some(levels) = &mut self.levels {
+                    // `try_from`, not `as`: on 32-bit targets a large rank must not wrap into a
+                    // bucket.
+                    let rank = usize::try_from((levels.rank)(&priority)).unwrap_or(usize::MAX);
+                    if let Some(bucket) = levels.buckets.get_mut(rank) {
+                        bucket.push_back((item, priority));
+                        levels.occupied |= 1 << rank;
+                        return;
+                    }
+                }
+                self.push_sorted(item, priority);
             }
         }
+    }
+
+    #[inline]
+    fn push_sorted(&mut self, item: T, priority: P) {
         let seq = self.next_seq();
         self.heap.push((priority, seq), item);
     }
 
-    /// Moves every run into the heap, in FIFO order within each priority.
+    /// Moves every run into the sorting queue, in FIFO order within each priority.
     #[cold]
     fn spill(&mut self) {
-        let Some(runs) = &mut self.runs else { return };
-        let mut taken = runs.take();
+        let mut taken = self.runs.take();
         for mut run in taken.drain(..) {
             for (item, priority) in run.drain(..) {
-                let seq = self.seq;
-                self.seq += 1;
-                self.heap.push((priority, seq), item);
+                self.push_sorted(item, priority);
             }
-            runs.recycle(run);
+            self.runs.recycle(run);
         }
-        runs.restore(taken);
-        self.spilled = true;
+        self.runs.restore(taken);
+        self.store = Store::Spilled;
         self.spilled_until = self.seq.saturating_add(SPILL_HOLD);
     }
 
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<(T, P)> {
-        if !self.spilled
-            && let Some(runs) = &mut self.runs
-        {
-            let out = runs.pop();
-            self.len -= usize::from(out.is_some());
-            return out;
-        }
-        if self.aging.is_some() {
-            let e = self.aged.pop()?;
-            self.len -= 1;
-            return Some((e.item, e.key.1));
-        }
-        if let Some(levels) = &mut self.levels
-            && levels.occupied != 0
-        {
-            let rank = levels.occupied.trailing_zeros() as usize;
-            let bucket = &mut levels.buckets[rank];
-            let out = bucket.pop_front();
-            if bucket.is_empty() {
-                levels.occupied &= !(1 << rank);
+        match self.store {
+            Store::Runs => {
+                let out = self.runs.pop();
+                self.len -= usize::from(out.is_some());
+                out
             }
-            self.len -= 1;
-            return out;
+            Store::Aging => {
+                let e = self.aged.pop()?;
+                self.len -= 1;
+                Some((e.item, e.key.1))
+            }
+            Store::Levels => {
+                if let Some(levels) = &mut self.levels
+                    && levels.occupied != 0
+                {
+                    let rank = levels.occupied.trailing_zeros() as usize;
+                    let bucket = &mut levels.buckets[rank];
+                    let out = bucket.pop_front();
+                    if bucket.is_empty() {
+                        levels.occupied &= !(1 << rank);
+                    }
+                    self.len -= 1;
+                    return out;
+                }
+                let e = self.heap.pop()?;
+                self.len -= 1;
+                Some((e.item, e.key.0))
+            }
+            Store::Spilled => {
+                let e = self.heap.pop()?;
+                self.len -= 1;
+                if self.len == 0 && self.seq >= self.spilled_until {
+                    self.store = Store::Runs;
+                }
+                Some((e.item, e.key.0))
+            }
         }
-        let e = self.heap.pop()?;
-        self.len -= 1;
-        if self.len == 0 && self.seq >= self.spilled_until {
-            self.spilled = false;
-        }
-        Some((e.item, e.key.0))
     }
 
     /// The priority [`pop`](Self::pop) would return next.
-    pub(crate) fn peek_priority(&self) -> Option<&P> {
-        if !self.spilled
-            && let Some(runs) = &self.runs
-        {
-            return runs.peek_priority();
+    pub(crate) fn peek_priority(&mut self) -> Option<&P> {
+        match self.store {
+            Store::Runs => self.runs.peek_priority(),
+            Store::Aging => self.aged.peek().map(|e| &e.key.1),
+            Store::Levels
+                if let Some(levels) = &self.levels
+                    && levels.occupied != 0 =>
+            {
+                let rank = levels.occupied.trailing_zeros() as usize;
+                levels.buckets[rank].front().map(|(_, p)| p)
+            }
+            Store::Levels | Store::Spilled => self.heap.peek().map(|e| &e.key.0),
         }
-        if self.aging.is_some() {
-            return self.aged.peek().map(|e| &e.key.1);
-        }
-        if let Some(levels) = &self.levels
-            && levels.occupied != 0
-        {
-            let rank = levels.occupied.trailing_zeros() as usize;
-            return levels.buckets[rank].front().map(|(_, p)| p);
-        }
-        self.heap.peek().map(|e| &e.key.0)
     }
 
     /// Items queued at `priority`: O(log k) in runs, O(1) for a levels bucket, else a scan of
-    /// the heap.
+    /// the sorting queue.
     pub(crate) fn len_of(&self, priority: &P) -> usize {
-        if !self.spilled
-            && let Some(runs) = &self.runs
-        {
-            return runs.len_of(priority);
+        if self.store == Store::Runs {
+            return self.runs.len_of(priority);
         }
         if let Some(levels) = &self.levels
             && let Ok(rank) = usize::try_from((levels.rank)(priority))
@@ -247,10 +269,8 @@ impl<T, P: Ord> Queue<T, P> {
         P: Clone,
     {
         let mut out = BTreeMap::new();
-        if let Some(runs) = &self.runs {
-            for (p, n) in runs.iter_counts() {
-                out.insert(p.clone(), n);
-            }
+        for (p, n) in self.runs.iter_counts() {
+            out.insert(p.clone(), n);
         }
         if let Some(levels) = &self.levels {
             for bucket in &levels.buckets {
@@ -271,7 +291,9 @@ impl<T, P: Ord> Queue<T, P> {
     /// Removes every item without dropping any: the caller drops them outside the lock.
     pub(crate) fn drain(&mut self) -> Drained<T, P> {
         self.len = 0;
-        self.spilled = false;
+        if self.store == Store::Spilled {
+            self.store = Store::Runs;
+        }
         let buckets = self.levels.as_mut().map(|levels| {
             levels.occupied = 0;
             let empty = (0..levels.buckets.len()).map(|_| VecDeque::new()).collect();
@@ -281,7 +303,7 @@ impl<T, P: Ord> Queue<T, P> {
             _heap: self.heap.take(),
             _aged: self.aged.take(),
             _buckets: buckets,
-            _runs: self.runs.as_mut().map(Runs::take).unwrap_or_default(),
+            _runs: self.runs.take(),
         }
     }
 }
@@ -290,6 +312,79 @@ impl<T, P: Ord> Queue<T, P> {
 mod tests {
     use super::*;
     use crate::rank::Rank;
+    use proptest::prelude::*;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    /// Replays pushes (`Some(priority)`) and pops (`None`) on a strict queue and on a
+    /// `BinaryHeap` of `(priority, seq)`; returns how often the queue switched storage.
+    fn replay_strict(ops: &[Option<u32>]) -> usize {
+        let mut q = Queue::new(Order::Strict);
+        let mut model = BinaryHeap::new();
+        let mut switches = 0;
+        for (seq, op) in ops.iter().enumerate() {
+            let was_spilled = q.store == Store::Spilled;
+            match *op {
+                Some(p) => {
+                    q.push(seq, p);
+                    model.push(Reverse((p, seq)));
+                }
+                None => {
+                    let want = model.pop().map(|Reverse((p, seq))| (seq, p));
+                    assert_eq!(q.pop(), want);
+                }
+            }
+            switches += usize::from(was_spilled != (q.store == Store::Spilled));
+            assert_eq!(q.len(), model.len());
+            assert_eq!(q.peek_priority(), model.peek().map(|r| &r.0.0));
+        }
+        switches
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Around the spill boundary: priorities from ranges that stay under, cross, and go far
+        /// beyond `MAX_RUNS` distinct values, many of them equal.
+        #[test]
+        fn strict_matches_the_model(
+            range in prop_oneof![Just(4u32), Just(40), Just(1000), Just(u32::MAX)],
+            ops in prop::collection::vec(prop::option::weighted(0.55, any::<u32>()), 0..600),
+        ) {
+            let ops: Vec<_> = ops.into_iter().map(|op| op.map(|p| p % range)).collect();
+            replay_strict(&ops);
+        }
+    }
+
+    /// Long enough to spill, hold, drain, switch back to runs and spill again, several times.
+    #[test]
+    fn strict_matches_the_model_across_switches() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut ops = Vec::new();
+        for round in 0..6u64 {
+            // A burst of many distinct priorities (spills), drained; then a stretch of few
+            // priorities and a shallow queue (held in the sorting queue, then back to runs).
+            let wide = 100 + round * 300;
+            ops.extend((0..wide).map(|_| Some(rand() as u32)));
+            ops.extend((0..wide).map(|_| None));
+            for _ in 0..SPILL_HOLD / 2 {
+                ops.push(Some((rand() % 5) as u32));
+                ops.push(Some((rand() % 5) as u32));
+                ops.push(None);
+                ops.push(None);
+            }
+        }
+        assert!(
+            replay_strict(&ops) >= 6,
+            "spilled and came back more than once"
+        );
+    }
 
     fn drain_all<P: Ord>(q: &mut Queue<u32, P>) -> Vec<u32> {
         std::iter::from_fn(|| q.pop().map(|(t, _)| t)).collect()
@@ -297,7 +392,7 @@ mod tests {
 
     #[test]
     fn strict_is_min_first_and_fifo_among_equals() {
-        let mut q = Queue::new(Order::Strict, 0);
+        let mut q = Queue::new(Order::Strict);
         for (i, p) in [3u8, 1, 3, 0, 1, 3].into_iter().enumerate() {
             q.push(i as u32, p);
         }
@@ -309,25 +404,29 @@ mod tests {
 
     #[test]
     fn strict_spills_to_the_heap_with_many_priorities_and_comes_back_when_empty() {
-        let mut q = Queue::new(Order::Strict, 0);
+        let mut q = Queue::new(Order::Strict);
         let n = crate::runs::MAX_RUNS as u32 * 3;
         // Every priority twice, interleaved: ties must stay FIFO across the spill.
         let sends: Vec<(u32, u32)> = (0..2 * n).map(|i| (i, (i * 7) % n)).collect();
         for &(item, p) in &sends {
             q.push(item, p);
         }
-        assert!(q.spilled);
+        assert_eq!(q.store, Store::Spilled);
         assert_eq!(q.len_of(&5), 2);
         let mut want = sends.clone();
         want.sort_by_key(|&(item, p)| (p, item));
         let got: Vec<u32> = drain_all(&mut q);
         assert_eq!(got, want.iter().map(|&(i, _)| i).collect::<Vec<_>>());
-        assert!(q.spilled, "held in the heap for a while");
+        assert_eq!(q.store, Store::Spilled, "held there for a while");
         for i in 0..SPILL_HOLD as u32 {
             q.push(i, i % 3);
             assert_eq!(q.pop(), Some((i, i % 3)));
         }
-        assert!(!q.spilled, "back to runs once held long enough and empty");
+        assert_eq!(
+            q.store,
+            Store::Runs,
+            "back to runs once held long enough and empty"
+        );
         q.push(1, 1);
         q.push(0, 0);
         assert_eq!(drain_all(&mut q), [0, 1]);
@@ -339,7 +438,7 @@ mod tests {
             count: 4,
             rank: <u8 as Rank>::rank,
         };
-        let mut q = Queue::new(order, 0);
+        let mut q = Queue::new(order);
         let prios = [9u8, 1, 3, 0, 1, 9, 5, 3, 0];
         for (i, p) in prios.into_iter().enumerate() {
             q.push(i as u32, p);
@@ -359,7 +458,7 @@ mod tests {
             window: 2,
             rank: <u8 as Rank>::rank,
         };
-        let mut q = Queue::new(order, 0);
+        let mut q = Queue::new(order);
         q.push(100, 3);
         for i in 0..10 {
             q.push(i, 0);

@@ -3,12 +3,12 @@
 //!
 //! Runs are kept sorted with the most urgent run last, so popping never shifts the vector.
 //! Emptied runs are recycled, so a warm queue does not allocate. Once more than [`MAX_RUNS`]
-//! distinct priorities are queued, the caller spills everything into its heap.
+//! distinct priorities are queued, the caller spills everything into its sorting queue.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-/// Above this many distinct queued priorities a heap is cheaper than sorted runs.
+/// Above this many distinct queued priorities a sorting queue is cheaper than sorted runs.
 pub(crate) const MAX_RUNS: usize = 32;
 
 pub(crate) type Run<T, P> = VecDeque<(T, P)>;
@@ -37,7 +37,7 @@ impl<T, P> Runs<T, P> {
         }
     }
 
-    /// Takes every run out (to be dropped outside the lock, or spilled into a heap).
+    /// Takes every run out (to be dropped outside the lock, or spilled into the sorting queue).
     pub(crate) fn take(&mut self) -> Vec<Run<T, P>> {
         std::mem::take(&mut self.runs)
     }
