@@ -45,14 +45,15 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         bail!("crate `{}` has no benches", m.dir);
     }
 
+    // Build each crate's benches exactly as they will run (same package selection and
+    // features): one build for all crates would unify features differently, and every run
+    // would then compile again inside its measured time.
+    let started = Instant::now();
+    for member in &with_benches {
+        run_command(bench_command(member).arg("--no-run"))
+            .with_context(|| format!("building the benches of {}", member.dir))?;
+    }
     if !with_benches.is_empty() {
-        let started = Instant::now();
-        let mut build = cargo();
-        build.args(["bench", "--no-run", "--all-features"]);
-        for member in &with_benches {
-            build.args(["-p", &member.name]);
-        }
-        run_command(&mut build).context("building the benches")?;
         println!("benches built in {:.0?}", started.elapsed());
     }
 
@@ -106,11 +107,7 @@ fn bench_crate(ws: &Workspace, member: &Member, quick: bool) -> Result<CrateRepo
         std::fs::remove_dir_all(&home)
             .with_context(|| format!("clearing old results in {}", home.display()))?;
     }
-    let mut cmd = cargo();
-    cmd.args(["bench", "--all-features", "-p", &member.name]);
-    for bench in &member.benches {
-        cmd.args(["--bench", bench]);
-    }
+    let mut cmd = bench_command(member);
     cmd.arg("--");
     cmd.args(if quick { QUICK_ARGS } else { FULL_ARGS });
     cmd.env("CRITERION_HOME", &home);
@@ -132,6 +129,16 @@ fn bench_crate(ws: &Workspace, member: &Member, quick: bool) -> Result<CrateRepo
         skipped,
         chart: None,
     })
+}
+
+/// `cargo bench` of one crate's bench targets, every feature on.
+fn bench_command(member: &Member) -> Command {
+    let mut cmd = cargo();
+    cmd.args(["bench", "--all-features", "-p", &member.name]);
+    for bench in &member.benches {
+        cmd.args(["--bench", bench]);
+    }
+    cmd
 }
 
 /// Runs `cmd`, echoing its stdout while collecting the note and skip lines.
