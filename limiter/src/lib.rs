@@ -93,6 +93,8 @@
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "redis")]
+mod distributed;
 mod error;
 mod limiter;
 mod map;
@@ -109,6 +111,19 @@ pub use map::{
     ProcessAll, map, map_ordered, map_stream, map_unordered, process_all,
 };
 pub use rate::{RateAcquire, RateLimiter};
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use distributed::{
+    DEFAULT_LEASE, MIN_LEASE, RateDecision, RedisPermit, RedisRateError, RedisRateLimiter,
+    RedisRateLimiterBuilder, RedisSemaphore, RedisSemaphoreBuilder, RedisSemaphoreError,
+    RedisSnapshot, TimeSource,
+};
+/// The `redis` crate this one is built on (feature `redis`), to name its `Client` with the
+/// same version.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis;
 
 /// Types named in the type parameters of the map streams and builder.
 ///
