@@ -195,11 +195,13 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
     });
     percentiles(scenario, OURS, &latencies);
     let snapshot = ours.snapshot();
-    note(format!(
-        "{scenario} {OURS}: {} round trips to Redis in all ({} errors); {TASKS} tasks, \
+    if snapshot.round_trips > 0 {
+        note(format!(
+            "{scenario} {OURS}: {} round trips to Redis in all ({} errors); {TASKS} tasks, \
          {PERMITS} permits, release awaited",
-        snapshot.round_trips, snapshot.errors
-    ));
+            snapshot.round_trips, snapshot.errors
+        ));
+    }
 
     let polling = rt.block_on(async {
         PollingSemaphore {
