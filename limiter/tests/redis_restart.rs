@@ -192,7 +192,7 @@ async fn down_for_longer_than_a_lease(client: &redis::Client) {
     assert!(resumed.allowed);
 }
 
-/// Back within a lease, but without its data: the holder hears at its next renewal (within
+/// Back within a lease, but without its data: the holder hears at its next renewal (about
 /// lease/3) that its lease is gone.
 async fn quick_restart_within_a_lease(client: &redis::Client) {
     const LEASE: Duration = Duration::from_secs(6);
@@ -207,7 +207,13 @@ async fn quick_restart_within_a_lease(client: &redis::Client) {
     drop(server);
     let restarted = Instant::now();
     within(LEASE, "lost() after a restart", old.lost()).await;
-    assert!(restarted.elapsed() <= LEASE / 3 + Duration::from_secs(1));
+    // At the first renewal that reaches the new server: the next one due (within lease/3),
+    // or if that one hit the dropped connection, the retry a tenth of a lease later.
+    assert!(
+        restarted.elapsed() <= LEASE * 3 / 4,
+        "{:?}",
+        restarted.elapsed()
+    );
     println!(
         "a holder learned {:?} after the restart that its lease was lost (lease {LEASE:?})",
         restarted.elapsed()

@@ -77,7 +77,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 ///   servers and 2 permits, three clients can each win a majority with a different pair).
 /// - **A restart without persistence** empties the set: new requests are granted at once,
 ///   while the holders from before learn that their leases are lost at their next renewal
-///   (within lease/3). With persistence (AOF or RDB) leases survive and expire on time.
+///   (about lease/3 later). With persistence (AOF or RDB) leases survive and expire on time.
 /// - **Crash recovery**: a process killed without releasing frees its permits within one lease
 ///   (from its last renewal).
 /// - **Fairness**: first come, first served within a process. Between processes, each process
