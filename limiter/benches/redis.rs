@@ -1,7 +1,8 @@
 //! The Redis-backed limiters against the real server (skipped when it does not answer).
 //!
-//! - `redis_semaphore_contended_mt/64`: 64 tasks on 2 worker threads share 16 permits, each
-//!   looping acquire + release (awaited). Ours (`asyncperf`: one driver per process batching
+//! - `redis_semaphore_mt/64-tasks-<n>-permits`: 64 tasks on 2 worker threads share 16
+//!   permits (waiters queue) or 100 (only the round trips contend), each looping acquire +
+//!   release (awaited). Ours (`asyncperf`: one driver per process batching
 //!   every pending acquire and release into one script, pub/sub wake-ups) against
 //!   `zset-polling`: the usual hand-written semaphore (redis-semaphore's algorithm: a sorted
 //!   set scored by client time, one acquire script per attempt, a retry every 10 ms while full,
@@ -164,69 +165,72 @@ fn percentiles(scenario: &str, id: &str, latencies: &Mutex<Vec<u32>>) {
 
 fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
     let rt = multi_thread();
-    let scenario = "redis_semaphore_contended_mt";
+    let scenario = "redis_semaphore_mt";
     let mut group = c.benchmark_group(scenario);
     group.throughput(Throughput::Elements(1));
     group.sample_size(10);
-
-    let ours = rt.block_on(async {
-        RedisSemaphore::builder(client.clone(), unique("sem"), PERMITS)
-            .lease(LEASE)
-            .build()
-            .expect("semaphore")
-    });
     let latencies = Arc::new(Mutex::new(Vec::new()));
-    group.bench_function(BenchmarkId::new(OURS, TASKS), |b| {
-        b.to_async(&rt).iter_custom(|ops| {
-            let ours = ours.clone();
-            let latencies = Arc::clone(&latencies);
-            async move {
-                run_ops(ops, &latencies, move || {
-                    let ours = ours.clone();
-                    async move {
-                        let permit = ours.acquire().await.expect("permit");
-                        black_box(permit.fencing_token());
-                        permit.release().await.expect("release");
-                    }
-                })
-                .await
-            }
-        })
-    });
-    percentiles(scenario, OURS, &latencies);
-    let snapshot = ours.snapshot();
-    if snapshot.round_trips > 0 {
-        note(format!(
-            "{scenario} {OURS}: {} round trips to Redis in all ({} errors); {TASKS} tasks, \
-         {PERMITS} permits, release awaited",
-            snapshot.round_trips, snapshot.errors
-        ));
-    }
-
-    let polling = rt.block_on(async {
-        PollingSemaphore {
-            conn: client.get_connection_manager().await.expect("connect"),
-            key: unique("polling"),
-            limit: PERMITS,
+    // Fewer permits than tasks (waiters queue), and more (only the round trips contend).
+    for permits in [PERMITS, 100] {
+        let param = format!("{TASKS}-tasks-{permits}-permits");
+        let row = format!("{scenario}/{param}");
+        let ours = rt.block_on(async {
+            RedisSemaphore::builder(client.clone(), unique("sem"), permits)
+                .lease(LEASE)
+                .build()
+                .expect("semaphore")
+        });
+        group.bench_function(BenchmarkId::new(OURS, &param), |b| {
+            b.to_async(&rt).iter_custom(|ops| {
+                let ours = ours.clone();
+                let latencies = Arc::clone(&latencies);
+                async move {
+                    run_ops(ops, &latencies, move || {
+                        let ours = ours.clone();
+                        async move {
+                            let permit = ours.acquire().await.expect("permit");
+                            black_box(permit.fencing_token());
+                            permit.release().await.expect("release");
+                        }
+                    })
+                    .await
+                }
+            })
+        });
+        percentiles(&row, OURS, &latencies);
+        let snapshot = ours.snapshot();
+        if snapshot.round_trips > 0 {
+            note(format!(
+                "{row} {OURS}: {} round trips to Redis in all ({} errors); release awaited",
+                snapshot.round_trips, snapshot.errors
+            ));
         }
-    });
-    group.bench_function(BenchmarkId::new("zset-polling", TASKS), |b| {
-        b.to_async(&rt).iter_custom(|ops| {
-            let polling = polling.clone();
-            let latencies = Arc::clone(&latencies);
-            async move {
-                run_ops(ops, &latencies, move || {
-                    let polling = polling.clone();
-                    async move {
-                        let id = polling.acquire().await;
-                        polling.release(black_box(id)).await;
-                    }
-                })
-                .await
+
+        let polling = rt.block_on(async {
+            PollingSemaphore {
+                conn: client.get_connection_manager().await.expect("connect"),
+                key: unique("polling"),
+                limit: permits,
             }
-        })
-    });
-    percentiles(scenario, "zset-polling", &latencies);
+        });
+        group.bench_function(BenchmarkId::new("zset-polling", &param), |b| {
+            b.to_async(&rt).iter_custom(|ops| {
+                let polling = polling.clone();
+                let latencies = Arc::clone(&latencies);
+                async move {
+                    run_ops(ops, &latencies, move || {
+                        let polling = polling.clone();
+                        async move {
+                            let id = polling.acquire().await;
+                            polling.release(black_box(id)).await;
+                        }
+                    })
+                    .await
+                }
+            })
+        });
+        percentiles(&row, "zset-polling", &latencies);
+    }
     group.finish();
 }
 

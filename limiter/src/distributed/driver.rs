@@ -1,16 +1,22 @@
 //! The background task of one `RedisSemaphore`: every round trip to Redis goes through it.
 //!
-//! One task per semaphore handle (per process, usually) runs one script at a time, and each
-//! script carries everything pending: the releases queued since the last one, the renewal of
+//! One task per semaphore handle (per process, usually) sends scripts, and each script carries
+//! everything pending when it is sent: the releases queued since the last one, the renewal of
 //! every held lease when it is due, and one acquire per queued request. So local waiters cost
 //! nothing while they wait, a burst of releases and acquires costs one round trip, and a
-//! release by this process serves its own next waiter in the same round trip.
+//! release by this process serves its own next waiter in the same round trip. Up to
+//! [`MAX_IN_FLIGHT`] scripts are pipelined on the connection: new work does not wait for the
+//! previous reply, and Redis runs (and answers) them in the order sent.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use redis::Script;
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
@@ -18,14 +24,16 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::error::{RedisSemaphoreError, timed_out};
-use super::shared::{FlushReply, Grant, PendingRelease, Shared};
+use super::shared::{FlushReply, Grant, PendingRelease, Reply, Shared};
 use super::subscriber;
 use super::time::Unit;
 
 static SEMAPHORE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("semaphore.lua")));
 
-/// Acquires asked for in one script at most (the rest wait for the next round trip).
+/// Acquires asked for in one script at most (the rest go in the next one).
 const MAX_BATCH: usize = 1024;
+/// Scripts sent and not yet answered, at most.
+const MAX_IN_FLIGHT: usize = 2;
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -46,9 +54,20 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The script's reply: granted, first token, ms until the earliest expiry, lost positions.
+type ScriptReply = (u64, u64, i64, Vec<usize>);
+type InFlight = Pin<Box<dyn Future<Output = (Call, redis::RedisResult<ScriptReply>)> + Send>>;
+
 struct Driver {
     shared: Arc<Shared>,
     conn: ConnectionManager,
+    in_flight: FuturesOrdered<InFlight>,
+    /// Scripts in flight that carry acquires.
+    acquiring: usize,
+    /// Sequence number of the next script sent.
+    next_seq: u64,
+    /// Flushes waiting for the script of that sequence number (and those before it).
+    flushes: Vec<(u64, FlushReply)>,
     /// Leases this process holds, to renew.
     held: HashMap<Arc<str>, Held>,
     next_id: u64,
@@ -57,12 +76,12 @@ struct Driver {
     /// While requests wait for room: when to ask again even without a wake-up (the earliest
     /// lease expiry, at most the poll interval away).
     retry_at: Option<Instant>,
-    /// After a failed round trip, releases wait until then.
+    /// After a failed round trip, housekeeping waits until then.
     release_after: Option<Instant>,
     backoff: Duration,
-    /// This process has a place in the Redis queue of waiting processes.
+    /// This process has a place in the Redis queue of waiting processes (as of the last reply).
     queued: bool,
-    /// The final round trip after shutdown was made.
+    /// The final round trip after shutdown was sent.
     shutdown_tried: bool,
 }
 
@@ -75,10 +94,12 @@ struct Held {
 
 /// One round trip's worth of work.
 struct Call {
+    seq: u64,
     releases: Vec<PendingRelease>,
     renew: Vec<Arc<str>>,
     acquire: Vec<Arc<str>>,
-    flushes: Vec<FlushReply>,
+    /// The requests the acquires are for, in order.
+    requests: Vec<Reply>,
     started: Instant,
 }
 
@@ -88,14 +109,15 @@ enum Step {
     Exit,
 }
 
-/// The script's reply: granted, first token, ms until the earliest expiry, lost positions.
-type Reply = (u64, u64, i64, Vec<usize>);
-
 impl Driver {
     fn new(shared: Arc<Shared>, conn: ConnectionManager) -> Self {
         Self {
             shared,
             conn,
+            in_flight: FuturesOrdered::new(),
+            acquiring: 0,
+            next_seq: 0,
+            flushes: Vec::new(),
             held: HashMap::new(),
             next_id: 0,
             next_renewal: None,
@@ -109,18 +131,24 @@ impl Driver {
 
     async fn run(mut self) {
         loop {
-            match self.plan() {
-                Step::Call(call) => self.execute(call).await,
-                Step::Wait(until) => match until {
-                    Some(at) => {
-                        tokio::select! {
-                            () = self.shared.woken() => {}
-                            () = tokio::time::sleep_until(at) => {}
-                        }
+            let mut wake_at = None;
+            if self.in_flight.len() < MAX_IN_FLIGHT {
+                match self.plan() {
+                    Step::Call(call) => {
+                        self.send(call);
+                        continue;
                     }
-                    None => self.shared.woken().await,
-                },
-                Step::Exit => return,
+                    Step::Wait(at) => wake_at = at,
+                    Step::Exit if self.in_flight.is_empty() => return,
+                    Step::Exit => {}
+                }
+            }
+            tokio::select! {
+                Some((call, reply)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.finish(call, reply);
+                }
+                () = self.shared.woken() => {}
+                () = sleep_until(wake_at) => {}
             }
         }
     }
@@ -172,17 +200,24 @@ impl Driver {
         // have their own pace.
         let housekeeping = !backing_off || flush || final_call;
         let release = !queue.releases.is_empty() && housekeeping;
-        let retry_due = self.retry_at.is_some_and(|at| at <= now);
         // Requests ask Redis at once unless an earlier attempt found no room; then they wait
         // for a wake-up: a release (here or elsewhere) or the retry time.
+        let retry_due = self.retry_at.is_some_and(|at| at <= now);
         let waiting_for_room = self.retry_at.is_some();
         let acquire = has_requests && (!waiting_for_room || queue.attempt || retry_due || release);
-        let dequeue = self.queued && !has_requests && housekeeping;
+        // Leave the Redis queue once nothing waits (not while a script in flight may still
+        // leave requests waiting).
+        let dequeue = self.queued && !has_requests && self.acquiring == 0 && housekeeping;
 
+        let seq = self.next_seq;
         if !(acquire || release || renew_due || dequeue) {
-            // Nothing to send: flushes are answered now (every release before them is done).
+            // Nothing to send: a flush waits for the last script in flight, if any.
             for reply in queue.flushes.drain(..) {
-                let _ = reply.send(Ok(()));
+                if self.in_flight.is_empty() {
+                    let _ = reply.send(Ok(()));
+                } else {
+                    self.flushes.push((seq - 1, reply));
+                }
             }
             if queue.shutdown {
                 return Step::Exit;
@@ -202,9 +237,12 @@ impl Driver {
             self.shutdown_tried = true;
         }
 
+        self.next_seq += 1;
+        self.flushes
+            .extend(queue.flushes.drain(..).map(|reply| (seq, reply)));
         let releases = std::mem::take(&mut queue.releases);
-        let flushes = std::mem::take(&mut queue.flushes);
         let count = queue.requests.len().min(MAX_BATCH);
+        let requests: Vec<Reply> = queue.requests.drain(..count).collect();
         if count > 0 {
             queue.attempt = false;
         }
@@ -218,16 +256,18 @@ impl Driver {
             .held
             .store(self.held.len(), Ordering::Relaxed);
         let renew = if renew_due {
+            self.next_renewal = Some(now + lease / 3);
             self.held.keys().cloned().collect()
         } else {
             Vec::new()
         };
         let acquire = (0..count).map(|_| self.new_id()).collect();
         Step::Call(Call {
+            seq,
             releases,
             renew,
             acquire,
-            flushes,
+            requests,
             started: now,
         })
     }
@@ -242,71 +282,87 @@ impl Driver {
         ))
     }
 
-    async fn execute(&mut self, call: Call) {
-        let config = &self.shared.config;
-        let mut invocation = SEMAPHORE.prepare_invoke();
-        for key in &config.keys {
-            invocation.key(key);
+    /// Sends the script of `call` (pipelined behind those in flight).
+    fn send(&mut self, call: Call) {
+        if !call.acquire.is_empty() {
+            self.acquiring += 1;
         }
-        invocation
-            .arg(config.time.now_arg(Unit::Millis))
-            .arg(config.limit)
-            .arg(u64::try_from(config.lease.as_millis()).unwrap_or(u64::MAX))
-            .arg(&config.process_id)
-            .arg(&config.channel)
-            .arg(call.releases.len())
-            .arg(call.renew.len())
-            .arg(call.acquire.len());
-        for release in &call.releases {
-            invocation.arg(&*release.id);
-        }
-        for id in call.renew.iter().chain(&call.acquire) {
-            invocation.arg(&**id);
-        }
-        let reply = tokio::time::timeout(
-            config.command_timeout,
-            invocation.invoke_async::<Reply>(&mut self.conn),
-        )
-        .await
-        .unwrap_or_else(|_| Err(timed_out()));
+        let shared = Arc::clone(&self.shared);
+        let mut conn = self.conn.clone();
+        self.in_flight.push_back(Box::pin(async move {
+            let config = &shared.config;
+            let mut invocation = SEMAPHORE.prepare_invoke();
+            for key in &config.keys {
+                invocation.key(key);
+            }
+            invocation
+                .arg(config.time.now_arg(Unit::Millis))
+                .arg(config.limit)
+                .arg(u64::try_from(config.lease.as_millis()).unwrap_or(u64::MAX))
+                .arg(&config.process_id)
+                .arg(&config.channel)
+                .arg(call.releases.len())
+                .arg(call.renew.len())
+                .arg(call.acquire.len());
+            for release in &call.releases {
+                invocation.arg(&*release.id);
+            }
+            for id in call.renew.iter().chain(&call.acquire) {
+                invocation.arg(&**id);
+            }
+            let reply = tokio::time::timeout(
+                config.command_timeout,
+                invocation.invoke_async::<ScriptReply>(&mut conn),
+            )
+            .await
+            .unwrap_or_else(|_| Err(timed_out()));
+            (call, reply)
+        }));
+    }
+
+    fn finish(&mut self, call: Call, reply: redis::RedisResult<ScriptReply>) {
         self.shared
             .stats
             .round_trips
             .fetch_add(1, Ordering::Relaxed);
+        if !call.acquire.is_empty() {
+            self.acquiring -= 1;
+        }
         match reply {
             Ok(reply) => self.succeeded(call, reply),
             Err(error) => self.failed(call, error),
         }
+        self.shared
+            .stats
+            .held
+            .store(self.held.len(), Ordering::Relaxed);
     }
 
-    fn succeeded(&mut self, call: Call, (granted, first, wait_ms, lost): Reply) {
+    fn succeeded(&mut self, call: Call, (granted, first, wait_ms, lost): ScriptReply) {
         let lease = self.shared.config.lease;
         let deadline = call.started + lease;
         self.backoff = MIN_BACKOFF;
         self.release_after = None;
 
-        if !call.renew.is_empty() {
-            for (position, id) in call.renew.iter().enumerate() {
-                if lost.contains(&(position + 1)) {
-                    if let Some(held) = self.held.remove(id) {
-                        held.lost.send_replace(true);
-                        self.shared.stats.lost.fetch_add(1, Ordering::Relaxed);
-                    }
-                } else if let Some(held) = self.held.get_mut(id) {
-                    held.deadline = deadline;
+        for (position, id) in call.renew.iter().enumerate() {
+            if lost.contains(&(position + 1)) {
+                if let Some(held) = self.held.remove(id) {
+                    held.lost.send_replace(true);
+                    self.shared.stats.lost.fetch_add(1, Ordering::Relaxed);
                 }
+            } else if let Some(held) = self.held.get_mut(id) {
+                held.deadline = deadline;
             }
-            self.next_renewal = Some(call.started + lease / 3);
         }
 
         let granted = usize::try_from(granted)
             .unwrap_or(usize::MAX)
             .min(call.acquire.len());
-        let mut grants = VecDeque::with_capacity(granted);
+        let mut grants = Vec::with_capacity(granted);
         for (token, id) in (first..).zip(&call.acquire[..granted]) {
             let (lost, lost_rx) = watch::channel(false);
             self.held.insert(Arc::clone(id), Held { lost, deadline });
-            grants.push_back(Grant::new(
+            grants.push(Grant::new(
                 Arc::clone(&self.shared),
                 Arc::clone(id),
                 token,
@@ -318,12 +374,9 @@ impl Driver {
         } else if self.next_renewal.is_none() {
             self.next_renewal = Some(call.started + lease / 3);
         }
-        self.shared
-            .stats
-            .held
-            .store(self.held.len(), Ordering::Relaxed);
 
-        // The script queued this process in Redis exactly when it left requests waiting.
+        // Replies arrive in the order the scripts ran, so this is the state in Redis: the
+        // script queued this process exactly when it left requests waiting.
         let still_waiting = call.acquire.len() > granted;
         self.queued = still_waiting;
         self.retry_at = still_waiting.then(|| {
@@ -332,24 +385,54 @@ impl Driver {
             call.started + expiry.min(poll)
         });
 
-        let mut leftovers = Vec::new();
-        let mut queue = self.shared.lock();
-        while let Some(grant) = grants.pop_front() {
-            let Some(reply) = queue.requests.pop_front() else {
-                leftovers.push(grant);
-                continue;
-            };
-            // A request cancelled meanwhile hands its grant back, for the next one.
-            if let Err(Ok(grant)) = reply.send(Ok(grant)) {
-                grants.push_front(grant);
+        // The grants go to this call's requests in order; one cancelled meanwhile hands its
+        // grant to the next.
+        let mut requests = call.requests.into_iter();
+        let mut spare = Vec::new();
+        for mut grant in grants {
+            loop {
+                let Some(reply) = requests.next() else {
+                    spare.push(grant);
+                    break;
+                };
+                match reply.send(Ok(grant)) {
+                    Ok(()) => break,
+                    Err(Ok(back)) => grant = back,
+                    Err(Err(_)) => unreachable!("a grant was sent"),
+                }
             }
         }
-        for reply in call.flushes {
-            let _ = reply.send(Ok(()));
+        let mut leftovers = Vec::new();
+        let mut queue = self.shared.lock();
+        // Requests left waiting go back to the front of the queue, ahead of later ones.
+        for reply in requests.rev() {
+            queue.requests.push_front(reply);
+        }
+        // Spare grants serve the next requests in the queue, if any.
+        for mut grant in spare {
+            loop {
+                let Some(reply) = queue.requests.pop_front() else {
+                    leftovers.push(grant);
+                    break;
+                };
+                match reply.send(Ok(grant)) {
+                    Ok(()) => break,
+                    Err(Ok(back)) => grant = back,
+                    Err(Err(_)) => unreachable!("a grant was sent"),
+                }
+            }
         }
         drop(queue);
         // Nobody left to take them: their `Drop` queues their release (outside the lock).
         drop(leftovers);
+
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flushes)
+            .into_iter()
+            .partition(|(seq, _)| *seq <= call.seq);
+        self.flushes = waiting;
+        for (_, reply) in done {
+            let _ = reply.send(Ok(()));
+        }
     }
 
     fn failed(&mut self, call: Call, error: redis::RedisError) {
@@ -360,12 +443,19 @@ impl Driver {
         if !call.renew.is_empty() {
             self.next_renewal = Some(now + self.shared.config.lease / 10);
         }
-        // Whether the script ran is unknown: its registration may stand (it expires, and the
-        // next round trip without requests removes it), its grants may exist (released below).
+        // Whether the script ran is unknown: its registration may stand (it expires, and a
+        // round trip without requests removes it), its grants may exist (released below).
         self.queued |= !call.acquire.is_empty();
         self.retry_at = None;
 
         let error = RedisSemaphoreError::Redis(error);
+        for reply in call.requests {
+            let _ = reply.send(Err(error.clone()));
+        }
+        // A flush promises that earlier releases reached Redis; this call's did not.
+        for (_, reply) in self.flushes.drain(..) {
+            let _ = reply.send(Err(error.clone()));
+        }
         let mut queue = self.shared.lock();
         queue.releases.extend(call.releases);
         queue
@@ -374,13 +464,12 @@ impl Driver {
                 id: Arc::clone(id),
                 since: call.started,
             }));
-        for _ in 0..call.acquire.len() {
-            if let Some(reply) = queue.requests.pop_front() {
-                let _ = reply.send(Err(error.clone()));
-            }
-        }
-        for reply in call.flushes {
-            let _ = reply.send(Err(error.clone()));
-        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

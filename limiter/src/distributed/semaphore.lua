@@ -114,15 +114,14 @@ if freed > 0 and held < limit and others > 0 then
   redis.call('PUBLISH', channel, me)
 end
 
--- Idle keys expire by themselves, but never before the longest lease in the set (a
--- release only shortens what is needed, so only writes extend it).
+-- Idle keys expire by themselves, two leases after the last write (every lease in the set
+-- expires within one lease of the write that set it, since every process uses the same
+-- lease; the second lease is a margin). A release only shortens what is needed.
 if written then
-  local ttl = lease
-  local last = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
-  if last[2] then ttl = math.max(ttl, tonumber(last[2]) - now + lease) end
+  local ttl = 2 * lease
   redis.call('PEXPIRE', holders, ttl)
-  redis.call('PEXPIRE', queue, ttl)
   redis.call('PEXPIRE', meta, ttl)
+  if n_acquire > granted then redis.call('PEXPIRE', queue, ttl) end
 end
 
 -- Asked only when waiting: the time at which room is made by an expiry, at the latest.

@@ -464,8 +464,8 @@ impl RedisSemaphoreBuilder {
 /// handles in one process) never collide.
 fn process_id() -> String {
     // `RandomState` is seeded from the OS's randomness (and varies per instance).
-    let random = RandomState::new().hash_one(std::time::SystemTime::now());
-    format!("{random:016x}-{}", std::process::id())
+    let random = RandomState::new().hash_one((std::time::SystemTime::now(), std::process::id()));
+    format!("{random:016x}")
 }
 
 impl fmt::Debug for RedisSemaphore {
