@@ -287,6 +287,10 @@ impl Driver {
         if !call.acquire.is_empty() {
             self.acquiring += 1;
         }
+        self.shared
+            .stats
+            .requests_in_flight
+            .fetch_add(call.requests.len(), Ordering::Relaxed);
         let shared = Arc::clone(&self.shared);
         let mut conn = self.conn.clone();
         self.in_flight.push_back(Box::pin(async move {
@@ -328,10 +332,15 @@ impl Driver {
         if !call.acquire.is_empty() {
             self.acquiring -= 1;
         }
+        let requests = call.requests.len();
         match reply {
             Ok(reply) => self.succeeded(call, reply),
             Err(error) => self.failed(call, error),
         }
+        self.shared
+            .stats
+            .requests_in_flight
+            .fetch_sub(requests, Ordering::Relaxed);
         self.shared
             .stats
             .held

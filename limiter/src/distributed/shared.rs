@@ -46,6 +46,8 @@ pub(super) struct Stats {
     pub(super) errors: AtomicU64,
     pub(super) lost: AtomicU64,
     pub(super) held: AtomicUsize,
+    /// Requests carried by scripts in flight (no longer in the queue).
+    pub(super) requests_in_flight: AtomicUsize,
 }
 
 pub(super) type Reply = oneshot::Sender<Result<Grant, RedisSemaphoreError>>;
@@ -148,7 +150,11 @@ impl Shared {
     }
 
     pub(super) fn waiting(&self) -> usize {
-        self.lock().requests.len()
+        let in_flight = self
+            .stats
+            .requests_in_flight
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.lock().requests.len() + in_flight
     }
 }
 
