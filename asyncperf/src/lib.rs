@@ -12,6 +12,7 @@
 //! | `pools` | `pools` | [`asyncperf-pools`](https://docs.rs/asyncperf-pools): HTTP client capping connections in total and per host; Redis and PostgreSQL pools |
 //! | `weakcache` | `weakcache` | [`asyncperf-weakcache`](https://docs.rs/asyncperf-weakcache): async cache of weakly held values with single-flight loading |
 //! | `limiter` | `limiter` | [`asyncperf-limiter`](https://docs.rs/asyncperf-limiter): bounded-concurrency processing, timeouts and rate limits |
+//! | `limiter-redis` | `limiter` | the same, with its `redis` feature: a semaphore and a rate limit shared by many processes through Redis |
 //! | `profiler` | `profiler` | [`asyncperf-profiler`](https://docs.rs/asyncperf-profiler): per-name wall/busy/scheduled/idle timing with percentiles |
 //! | `runtime-select` | `runtime_select` | [`asyncperf-runtime-select`](https://docs.rs/asyncperf-runtime-select): choose and build the tokio runtime flavour, with fallback |
 //!

@@ -43,6 +43,18 @@ fn limiter_is_reexported() {
     assert_eq!(limiter.try_acquire().map(|p| p.weight()), Ok(1));
 }
 
+#[cfg(feature = "limiter-redis")]
+#[test]
+fn limiter_redis_is_reexported() {
+    let client = asyncperf::limiter::redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    // Building needs a runtime: outside one the error is typed.
+    let built = asyncperf::limiter::RedisSemaphore::builder(client, "x", 1).build();
+    assert!(matches!(
+        built,
+        Err(asyncperf::limiter::RedisSemaphoreError::NoRuntime)
+    ));
+}
+
 #[cfg(feature = "profiler")]
 #[test]
 fn profiler() {

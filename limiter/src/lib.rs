@@ -17,12 +17,18 @@
 //!   shrinks without revoking held permits, `close`, timeouts and a [`Snapshot`].
 //! - [`RateLimiter`]: GCRA on tokio time (so paused-time tests drive it), FIFO waiters,
 //!   `try_acquire` that says when to retry.
+//! - Feature `redis`: `RedisSemaphore` (permits shared by every process using one name: leases
+//!   on Redis server time, renewed in the background, released on drop, a lost-lease signal,
+//!   fencing tokens, pub/sub wake-ups) and `RedisRateLimiter` (GCRA in one atomic script),
+//!   for when one machine is not enough.
 //!
 //! # When (and when not)
 //!
 //! Use it to bound how much work a batch or stream puts on a downstream service, a pool or
-//! memory, or to pace requests. It is single-process: for a limit shared by several processes
-//! use a distributed limiter. It bounds concurrency, not CPU: CPU-bound items belong on
+//! memory, or to pace requests. The local types are single-process: for a limit shared by
+//! several processes (or machines) enable the `redis` feature and use `RedisSemaphore` /
+//! `RedisRateLimiter`, which cost a Redis round trip per batch of requests; stay local when
+//! one process does all the work. It bounds concurrency, not CPU: CPU-bound items belong on
 //! `spawn_blocking` or rayon. It does not adapt the limit by itself; call
 //! [`Limiter::set_limit`] from your own controller.
 //!
@@ -57,6 +63,10 @@
 //!   dropping task: nothing keeps running. In spawn mode the tasks are aborted: each stops at
 //!   its next `.await` and returns its permit then. Items not yet pulled stay in the input.
 //! - Dropping [`RateAcquire`] leaves the queue; tokens are taken only when it completes.
+//! - (Feature `redis`) Dropping a `RedisSemaphore::acquire` future leaves the local queue; a
+//!   lease granted to it, or possibly granted by a script in flight, is released by id (ids
+//!   are generated before the script runs). `RedisRateLimiter` calls dropped after their
+//!   command was sent may or may not have taken their tokens.
 //!
 //! What a dropped item itself loses is up to the item (as with any dropped future).
 //!
@@ -79,8 +89,15 @@
 //!
 //! # Features
 //!
-//! No optional features yet. Dependencies: `tokio` (`time`, `rt`), `futures-core` (the
-//! `Stream` trait), `futures-util` (`AtomicWaker`), `pin-project-lite`, `thiserror`.
+//! Dependencies: `tokio` (`time`, `rt`), `futures-core` (the `Stream` trait), `futures-util`
+//! (`AtomicWaker`), `pin-project-lite`, `thiserror`.
+//!
+//! - `redis` (off by default): `RedisSemaphore`, `RedisRateLimiter` and their types, on the
+//!   [`redis`](https://docs.rs/redis) crate (`aio`, `tokio-comp`, `script`,
+//!   `connection-manager`; re-exported as `asyncperf_limiter::redis`) and tokio's `sync`.
+//!   Each `RedisSemaphore` spawns two tokio tasks (its round-trip driver and a pub/sub
+//!   subscriber) on the runtime it is built on; they end with its last handle and permit.
+//!   Tested against Redis 7.0.
 //!
 //! # Performance
 //!
@@ -91,10 +108,14 @@
 //! `futures-buffered`; `futures`' `FuturesUnordered` allocates per item). The
 //! benches (`benches/map.rs`) put the per-item overhead beside `futures`, `futures-buffered`, a
 //! bounded `JoinSet` and chunked gathering, and the makespan of heavy-tailed workloads in
-//! simulated time; the README shows the numbers of the last `cargo xtask bench` run.
+//! simulated time; `benches/redis.rs` (feature `redis`) puts `RedisSemaphore` beside a
+//! hand-written polling semaphore and `RedisRateLimiter` beside a fixed-window counter; the
+//! README shows the numbers of the last `cargo xtask bench` run.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "redis")]
+mod distributed;
 mod error;
 mod limiter;
 mod map;
@@ -111,6 +132,19 @@ pub use map::{
     ProcessAll, map, map_ordered, map_stream, map_unordered, process_all,
 };
 pub use rate::{RateAcquire, RateLimiter};
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use distributed::{
+    DEFAULT_LEASE, MIN_LEASE, RateDecision, RedisPermit, RedisRateError, RedisRateLimiter,
+    RedisRateLimiterBuilder, RedisSemaphore, RedisSemaphoreBuilder, RedisSemaphoreError,
+    RedisSnapshot, TimeSource,
+};
+/// The `redis` crate this one is built on (feature `redis`), to name its `Client` with the
+/// same version.
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis;
 
 /// Types named in the type parameters of the map streams and builder.
 ///

@@ -51,3 +51,37 @@ fn async_methods_are_send_and_static(limiter: &Limiter) {
             .try_collect(),
     );
 }
+
+#[cfg(feature = "redis")]
+mod redis_types {
+    use asyncperf_limiter::*;
+    use static_assertions::{assert_impl_all, assert_not_impl_any};
+
+    assert_impl_all!(RedisSemaphore: Send, Sync, Unpin, Clone, std::fmt::Debug);
+    assert_impl_all!(RedisSemaphoreBuilder: Send, Sync, Unpin, std::fmt::Debug);
+    assert_impl_all!(RedisPermit: Send, Sync, Unpin, std::fmt::Debug);
+    assert_impl_all!(RedisSnapshot: Send, Sync, Unpin, Copy, std::fmt::Debug);
+    assert_impl_all!(RedisRateLimiter: Send, Sync, Unpin, Clone, std::fmt::Debug);
+    assert_impl_all!(RedisRateLimiterBuilder: Send, Sync, Unpin, std::fmt::Debug);
+    assert_impl_all!(RateDecision: Send, Sync, Unpin, Copy, std::fmt::Debug);
+    assert_impl_all!(TimeSource: Send, Sync, Unpin, Copy, std::fmt::Debug, Default);
+    assert_impl_all!(RedisSemaphoreError: Send, Sync, Unpin, Clone, std::error::Error);
+    assert_impl_all!(RedisRateError: Send, Sync, Unpin, Clone, std::error::Error);
+    // A permit is released by `Drop` (or `release`), never duplicated.
+    assert_not_impl_any!(RedisPermit: Clone);
+
+    // The futures can be spawned.
+    #[allow(dead_code)]
+    fn futures_are_send(semaphore: &RedisSemaphore, rate: &RedisRateLimiter, permit: RedisPermit) {
+        fn spawnable<F: std::future::Future + Send + 'static>(_: F) {}
+        fn sendable<F: std::future::Future + Send>(_: F) {}
+        spawnable(semaphore.acquire());
+        spawnable(semaphore.acquire_timeout(std::time::Duration::from_secs(1)));
+        spawnable(semaphore.flush());
+        spawnable(permit.lost());
+        spawnable(permit.release());
+        sendable(rate.allow("k"));
+        sendable(rate.acquire_n("k", 2));
+        sendable(rate.reset("k"));
+    }
+}

@@ -1,0 +1,352 @@
+//! The Redis-backed limiters against the real server (skipped when it does not answer).
+//!
+//! - `redis_semaphore_mt/64-tasks-<n>-permits`: 64 tasks on 2 worker threads share 16
+//!   permits (waiters queue) or 100 (only the round trips contend), each looping acquire +
+//!   release (awaited). Ours (`asyncperf`: one driver per process batching
+//!   every pending acquire and release into one script, pub/sub wake-ups) against
+//!   `zset-polling`: the usual hand-written semaphore (redis-semaphore's algorithm: a sorted
+//!   set scored by client time, one acquire script per attempt, a retry every 10 ms while full,
+//!   a `ZREM` to release), written below.
+//! - `redis_semaphore_sequential`: one task, acquire + release, nothing contended: the
+//!   latency floor of each.
+//! - `redis_rate_allow_mt/64`: 64 tasks calling `allow` on 16 keys: ours (GCRA script) against
+//!   `fixed-window` (an `INCR` + `PEXPIRE` script, the common hand-written limiter, which lets
+//!   twice the rate through at window edges).
+//!
+//! The p50 and p99 of one acquire + release, over all iterations, are printed as notes.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use asyncperf_limiter::redis::aio::ConnectionManager;
+use asyncperf_limiter::redis::{self, Script};
+use asyncperf_limiter::{RedisRateLimiter, RedisSemaphore};
+use asyncperf_testkit::bench::{OURS, note, skip};
+use criterion::{BenchmarkId, Criterion, Throughput};
+
+const TASKS: usize = 64;
+const PERMITS: u32 = 16;
+const POLL: Duration = Duration::from_millis(10);
+const LEASE: Duration = Duration::from_secs(10);
+
+fn main() {
+    let Some(url) = asyncperf_testkit::redis_url() else {
+        skip("redis benches: no Redis server answers");
+        return;
+    };
+    let client = redis::Client::open(url).expect("valid REDIS_URL");
+    let mut c = Criterion::default().configure_from_args();
+    semaphore_contended(&mut c, &client);
+    semaphore_sequential(&mut c, &client);
+    rate_allow(&mut c, &client);
+    c.final_summary();
+}
+
+fn unique(what: &str) -> String {
+    format!("bench:{what}:{:016x}", rand::random::<u64>())
+}
+
+/// The semaphore a team writes by hand (redis-semaphore's algorithm, client time, polling).
+#[derive(Clone)]
+struct PollingSemaphore {
+    conn: ConnectionManager,
+    key: String,
+    limit: u32,
+}
+
+static POLLING_ACQUIRE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r"
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+        if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+          redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+          redis.call('PEXPIRE', KEYS[1], ARGV[2])
+          return 1
+        end
+        return 0",
+    )
+});
+
+impl PollingSemaphore {
+    async fn acquire(&self) -> String {
+        let id = format!("{:016x}", rand::random::<u64>());
+        let mut conn = self.conn.clone();
+        loop {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            let acquired: i64 = POLLING_ACQUIRE
+                .key(&self.key)
+                .arg(now)
+                .arg(LEASE.as_millis() as u64)
+                .arg(self.limit)
+                .arg(&id)
+                .invoke_async(&mut conn)
+                .await
+                .expect("acquire script");
+            if acquired == 1 {
+                return id;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn release(&self, id: String) {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("ZREM")
+            .arg(&self.key)
+            .arg(id)
+            .query_async(&mut conn)
+            .await
+            .expect("ZREM");
+    }
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Runs `ops` operations on `TASKS` tasks (whoever is free takes the next one), recording the
+/// latency of each; returns the wall time.
+async fn run_ops<F, Fut>(ops: u64, latencies: &Arc<Mutex<Vec<u32>>>, op: F) -> Duration
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let remaining = Arc::new(AtomicU64::new(ops));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let remaining = Arc::clone(&remaining);
+            let latencies = Arc::clone(latencies);
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while remaining
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    let started = Instant::now();
+                    op().await;
+                    mine.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+                latencies.lock().unwrap().extend(mine);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("no panic");
+    }
+    start.elapsed()
+}
+
+fn percentiles(scenario: &str, id: &str, latencies: &Mutex<Vec<u32>>) {
+    let mut all = std::mem::take(&mut *latencies.lock().unwrap());
+    if all.is_empty() {
+        return;
+    }
+    all.sort_unstable();
+    let at = |q: f64| all[((all.len() - 1) as f64 * q) as usize];
+    note(format!(
+        "{scenario} {id}: acquire + release p50 {} µs, p99 {} µs, max {} µs ({} ops)",
+        at(0.5),
+        at(0.99),
+        all[all.len() - 1],
+        all.len()
+    ));
+}
+
+fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
+    let rt = multi_thread();
+    let scenario = "redis_semaphore_mt";
+    let mut group = c.benchmark_group(scenario);
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(10);
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    // Fewer permits than tasks (waiters queue), and more (only the round trips contend).
+    for permits in [PERMITS, 100] {
+        let param = format!("{TASKS}-tasks-{permits}-permits");
+        let row = format!("{scenario}/{param}");
+        let ours = rt.block_on(async {
+            RedisSemaphore::builder(client.clone(), unique("sem"), permits)
+                .lease(LEASE)
+                .build()
+                .expect("semaphore")
+        });
+        group.bench_function(BenchmarkId::new(OURS, &param), |b| {
+            b.to_async(&rt).iter_custom(|ops| {
+                let ours = ours.clone();
+                let latencies = Arc::clone(&latencies);
+                async move {
+                    run_ops(ops, &latencies, move || {
+                        let ours = ours.clone();
+                        async move {
+                            let permit = ours.acquire().await.expect("permit");
+                            black_box(permit.fencing_token());
+                            permit.release().await.expect("release");
+                        }
+                    })
+                    .await
+                }
+            })
+        });
+        percentiles(&row, OURS, &latencies);
+        let snapshot = ours.snapshot();
+        if snapshot.round_trips > 0 {
+            note(format!(
+                "{row} {OURS}: {} round trips to Redis in all ({} errors); release awaited",
+                snapshot.round_trips, snapshot.errors
+            ));
+        }
+
+        let polling = rt.block_on(async {
+            PollingSemaphore {
+                conn: client.get_connection_manager().await.expect("connect"),
+                key: unique("polling"),
+                limit: permits,
+            }
+        });
+        group.bench_function(BenchmarkId::new("zset-polling", &param), |b| {
+            b.to_async(&rt).iter_custom(|ops| {
+                let polling = polling.clone();
+                let latencies = Arc::clone(&latencies);
+                async move {
+                    run_ops(ops, &latencies, move || {
+                        let polling = polling.clone();
+                        async move {
+                            let id = polling.acquire().await;
+                            polling.release(black_box(id)).await;
+                        }
+                    })
+                    .await
+                }
+            })
+        });
+        percentiles(&row, "zset-polling", &latencies);
+    }
+    group.finish();
+}
+
+fn semaphore_sequential(c: &mut Criterion, client: &redis::Client) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("redis_semaphore_sequential");
+    group.throughput(Throughput::Elements(1));
+    let ours = rt.block_on(async {
+        RedisSemaphore::builder(client.clone(), unique("sem-seq"), PERMITS)
+            .build()
+            .expect("semaphore")
+    });
+    group.bench_function(OURS, |b| {
+        b.to_async(&rt).iter(|| async {
+            let permit = ours.acquire().await.expect("permit");
+            black_box(permit.fencing_token());
+            permit.release().await.expect("release");
+        })
+    });
+    let polling = rt.block_on(async {
+        PollingSemaphore {
+            conn: client.get_connection_manager().await.expect("connect"),
+            key: unique("polling-seq"),
+            limit: PERMITS,
+        }
+    });
+    group.bench_function("zset-polling", |b| {
+        b.to_async(&rt).iter(|| async {
+            let id = polling.acquire().await;
+            polling.release(black_box(id)).await;
+        })
+    });
+    group.finish();
+}
+
+static FIXED_WINDOW: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r"
+        local n = redis.call('INCR', KEYS[1])
+        if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return n <= tonumber(ARGV[2]) and 1 or 0",
+    )
+});
+
+fn rate_allow(c: &mut Criterion, client: &redis::Client) {
+    let rt = multi_thread();
+    let mut group = c.benchmark_group("redis_rate_allow_mt");
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(10);
+    let keys: Arc<[String]> = (0..16).map(|k| format!("user:{k}")).collect();
+    let none = Arc::new(Mutex::new(Vec::new()));
+
+    let ours = rt.block_on(async {
+        RedisRateLimiter::builder(client.clone(), unique("rate"))
+            .per_second(1_000)
+            .burst(100)
+            .build()
+            .expect("rate limiter")
+    });
+    let counter = Arc::new(AtomicU64::new(0));
+    group.bench_function(BenchmarkId::new(OURS, TASKS), |b| {
+        b.to_async(&rt).iter_custom(|ops| {
+            let (ours, keys, none, counter) = (
+                ours.clone(),
+                Arc::clone(&keys),
+                Arc::clone(&none),
+                Arc::clone(&counter),
+            );
+            async move {
+                run_ops(ops, &none, move || {
+                    let (ours, keys) = (ours.clone(), Arc::clone(&keys));
+                    let k = counter.fetch_add(1, Ordering::Relaxed) as usize % keys.len();
+                    async move {
+                        black_box(ours.allow(&keys[k]).await.expect("allow"));
+                    }
+                })
+                .await
+            }
+        })
+    });
+
+    let prefix = unique("fixed");
+    let conn = rt
+        .block_on(client.get_connection_manager())
+        .expect("connect");
+    group.bench_function(BenchmarkId::new("fixed-window", TASKS), |b| {
+        b.to_async(&rt).iter_custom(|ops| {
+            let (conn, keys, none, counter, prefix) = (
+                conn.clone(),
+                Arc::clone(&keys),
+                Arc::clone(&none),
+                Arc::clone(&counter),
+                prefix.clone(),
+            );
+            async move {
+                run_ops(ops, &none, move || {
+                    let mut conn = conn.clone();
+                    let k = counter.fetch_add(1, Ordering::Relaxed) as usize % keys.len();
+                    let key = format!("{prefix}:{}", keys[k]);
+                    async move {
+                        let allowed: i64 = FIXED_WINDOW
+                            .key(key)
+                            .arg(1_000)
+                            .arg(1_000)
+                            .invoke_async(&mut conn)
+                            .await
+                            .expect("fixed window");
+                        black_box(allowed);
+                    }
+                })
+                .await
+            }
+        })
+    });
+    group.finish();
+}
