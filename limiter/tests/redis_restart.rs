@@ -2,117 +2,36 @@
 //! is down, holders told their leases are lost, no over-commit afterwards, and service
 //! resumes when it is back.
 //!
-//! Stops and starts the local server (127.0.0.1:6379, the command of DEVELOPERS.md), so it
-//! lives in its own test binary with one test; a guard restarts the server whatever happens.
+//! Stops and starts the local server (127.0.0.1:6379, with `asyncperf_testkit::LocalRedis`), so
+//! it lives in its own test binary with one test; the guard restarts the server whatever happens.
 
 #![cfg(feature = "redis")]
 
 mod redis_support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use asyncperf_limiter::redis;
 use asyncperf_limiter::{RedisRateLimiter, RedisSemaphore, RedisSemaphoreError};
+use asyncperf_testkit::LocalRedis;
 use redis_support::{client, unique, within, zcard};
 
 const HANG: Duration = Duration::from_secs(30);
 
-/// Stops the local Redis server; brings it back when asked, or when dropped.
-struct LocalRedis;
-
-impl LocalRedis {
-    fn answers() -> bool {
-        Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", "6379", "ping"])
-            .output()
-            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "PONG")
-    }
-
-    fn wait_until(up: bool) {
-        let deadline = Instant::now() + HANG;
-        while Self::answers() != up {
-            assert!(
-                Instant::now() < deadline,
-                "redis did not come {}",
-                if up { "up" } else { "down" }
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop() -> Self {
-        let status = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"])
-            .status()
-            .expect("redis-cli");
-        // `shutdown` closes the connection instead of answering: the status says little.
-        let _ = status;
-        Self::wait_until(false);
-        Self
-    }
-
-    fn start(&self) {
-        if Self::answers() {
-            return;
-        }
-        let status = Command::new("redis-server")
-            .args([
-                "--daemonize",
-                "yes",
-                "--bind",
-                "127.0.0.1",
-                "-::1",
-                "--port",
-                "6379",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                "/var/lib/redis",
-                "--logfile",
-                "/var/log/redis/ci.log",
-            ])
-            .status()
-            .expect("redis-server");
-        assert!(status.success(), "redis-server failed to start: {status}");
-        Self::wait_until(true);
-    }
-}
-
-impl Drop for LocalRedis {
-    fn drop(&mut self) {
-        self.start();
-    }
-}
-
-/// Whether this test can restart the server: it must be the local one, with its tools.
-fn restartable() -> bool {
-    let url = std::env::var("REDIS_URL").unwrap_or_default();
-    let local = url.is_empty() || url.trim_end_matches('/') == "redis://127.0.0.1:6379";
-    let tools = ["redis-cli", "redis-server"]
-        .iter()
-        .all(|tool| Command::new(tool).arg("--version").output().is_ok());
-    if !(local && tools) {
-        println!("skipped: the Redis server is not the local one this test can restart");
-    }
-    local && tools
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_loses_no_limit_and_service_resumes() {
     let Some(client) = client() else { return };
-    if !restartable() {
+    // Brings the server back when dropped, even if an assertion below fails.
+    let Some(server) = LocalRedis::restartable() else {
         return;
-    }
-    down_for_longer_than_a_lease(&client).await;
-    quick_restart_within_a_lease(&client).await;
+    };
+    down_for_longer_than_a_lease(&client, &server).await;
+    quick_restart_within_a_lease(&client, &server).await;
 }
 
 /// Down for longer than a lease: holders are told (renewals fail), requests fail with typed
 /// errors, and once the server is back the limit holds and requests succeed again.
-async fn down_for_longer_than_a_lease(client: &redis::Client) {
+async fn down_for_longer_than_a_lease(client: &redis::Client, server: &LocalRedis) {
     const LEASE: Duration = Duration::from_millis(1500);
     let semaphore = RedisSemaphore::builder(client.clone(), unique("restart"), 3)
         .lease(LEASE)
@@ -128,7 +47,7 @@ async fn down_for_longer_than_a_lease(client: &redis::Client) {
     ];
     assert!(rate.allow("k").await.unwrap().allowed);
 
-    let server = LocalRedis::stop();
+    server.stop();
     let error = within(HANG, "acquire", semaphore.acquire())
         .await
         .unwrap_err();
@@ -194,7 +113,7 @@ async fn down_for_longer_than_a_lease(client: &redis::Client) {
 
 /// Back within a lease, but without its data: the holder hears at its next renewal (about
 /// lease/3) that its lease is gone.
-async fn quick_restart_within_a_lease(client: &redis::Client) {
+async fn quick_restart_within_a_lease(client: &redis::Client, server: &LocalRedis) {
     const LEASE: Duration = Duration::from_secs(6);
     let semaphore = RedisSemaphore::builder(client.clone(), unique("quick-restart"), 1)
         .lease(LEASE)
@@ -202,9 +121,8 @@ async fn quick_restart_within_a_lease(client: &redis::Client) {
         .unwrap();
     let old = semaphore.acquire().await.unwrap();
     let token = old.fencing_token();
-    let server = LocalRedis::stop();
+    server.stop();
     server.start();
-    drop(server);
     let restarted = Instant::now();
     within(LEASE, "lost() after a restart", old.lost()).await;
     // At the first renewal that reaches the new server: the next one due (within lease/3),

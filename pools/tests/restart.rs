@@ -103,67 +103,6 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
 // ---------------------------------------------------------------------------------------
 // Redis
 
-const REDIS_HOST: &str = "127.0.0.1";
-
-fn redis_answers() -> bool {
-    Command::new("redis-cli")
-        .args(["-h", REDIS_HOST, "-p", "6379", "ping"])
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"PONG"))
-}
-
-/// The start command from DEVELOPERS.md.
-fn start_redis() {
-    let _ = std::fs::create_dir_all("/var/lib/redis");
-    let _ = std::fs::create_dir_all("/var/log/redis");
-    run(
-        "redis-server",
-        &[
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "-::1",
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            "/var/lib/redis",
-            "--logfile",
-            "/var/log/redis/ci.log",
-        ],
-    );
-    wait_until("Redis answers again", redis_answers);
-}
-
-/// Starts Redis again if it is down when dropped, so a failing test restores it too.
-struct RestoreRedis;
-
-impl Drop for RestoreRedis {
-    fn drop(&mut self) {
-        if !redis_answers() {
-            start_redis();
-        }
-    }
-}
-
-/// The URL of the local Redis this test may restart, or `None` (with the reason printed).
-fn local_redis() -> Option<String> {
-    let url = asyncperf_testkit::redis_url()?;
-    let local = url.trim_end_matches('/') == "redis://127.0.0.1:6379";
-    if !local || !redis_answers() {
-        skip_or_fail(&format!(
-            "cannot restart the Redis server at {url} from this test"
-        ));
-        return None;
-    }
-    Some(url)
-}
-
 fn skip_or_fail(reason: &str) {
     assert!(!asyncperf_testkit::require_services(), "{reason}");
     println!("skipped: {reason}");
@@ -172,8 +111,11 @@ fn skip_or_fail(reason: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_fails_no_idempotent_request() {
     let _serial = SERIAL.lock().await;
-    let Some(url) = local_redis() else { return };
-    let _restore = RestoreRedis;
+    // Brings the server back when dropped, even if an assertion below fails.
+    let Some(server) = asyncperf_testkit::LocalRedis::restartable() else {
+        return;
+    };
+    let url = server.url().to_owned();
     let config = PoolConfig::for_kind(PoolKind::Redis)
         .min_idle(4)
         .max_open(WORKERS)
@@ -229,16 +171,11 @@ async fn redis_restart_fails_no_idempotent_request() {
 
     idempotent.progress(500).await;
     let created_before = pool.metrics().connections_created;
-    tokio::task::spawn_blocking(|| {
-        run(
-            "redis-cli",
-            &["-h", REDIS_HOST, "-p", "6379", "shutdown", "nosave"],
-        );
-        wait_until("Redis stops", || !redis_answers());
-        start_redis();
-    })
-    .await
-    .unwrap();
+    // Blocks this worker thread only; the load runs on the other.
+    tokio::task::block_in_place(|| {
+        server.stop();
+        server.start();
+    });
     idempotent.progress(500).await;
     counters.progress(10).await;
 

@@ -4,10 +4,13 @@
 //!   a server that does not answer.
 //! - [`alloc`]: a counting global allocator, for tests and benches that claim bounded memory.
 //! - [`bench`](mod@bench): the conventions `cargo xtask bench` reads from bench output.
+//! - [`restart`]: stopping and starting the local Redis server, for restart tests.
 
 pub mod alloc;
 pub mod bench;
+pub mod restart;
 pub mod services;
 
 pub use alloc::CountingAlloc;
+pub use restart::LocalRedis;
 pub use services::{postgres_url, redis_url, require_services};

@@ -85,7 +85,7 @@ fn checked(what: &str, url: String, probe: fn(&str) -> Result<(), String>) -> Op
 
 /// Sends an inline `PING` and expects `+PONG` (or an auth error, which still proves a Redis
 /// server is there; the test then fails on its own with a clear message).
-fn probe_redis(url: &str) -> Result<(), String> {
+pub(crate) fn probe_redis(url: &str) -> Result<(), String> {
     let mut stream = connect(url, 6379)?;
     stream
         .write_all(b"PING\r\n")
