@@ -74,6 +74,29 @@ struct Quota {
     interval: u64,
 }
 
+/// Validates a quota of `count` tokens per `period` with `burst`, and a request for `tokens`
+/// (shared with the Redis-backed limiter, so both reject the same input the same way).
+pub(crate) fn check_quota(
+    count: u32,
+    period: Duration,
+    burst: u32,
+    tokens: u32,
+) -> Result<(), RateError> {
+    if count == 0 || period.is_zero() {
+        return Err(RateError::ZeroRate);
+    }
+    if burst == 0 {
+        return Err(RateError::ZeroBurst);
+    }
+    if tokens > burst {
+        return Err(RateError::ExceedsBurst {
+            requested: tokens,
+            burst,
+        });
+    }
+    Ok(())
+}
+
 struct RateWaiter {
     tokens: u32,
     waker: Option<Waker>,
@@ -96,19 +119,7 @@ impl Quota {
     }
 
     fn check(&self, tokens: u32) -> Result<(), RateError> {
-        if self.count == 0 || self.period.is_zero() {
-            return Err(RateError::ZeroRate);
-        }
-        if self.burst == 0 {
-            return Err(RateError::ZeroBurst);
-        }
-        if tokens > self.burst {
-            return Err(RateError::ExceedsBurst {
-                requested: tokens,
-                burst: self.burst,
-            });
-        }
-        Ok(())
+        check_quota(self.count, self.period, self.burst, tokens)
     }
 
     fn cost(&self, tokens: u64) -> u64 {

@@ -4,10 +4,12 @@
 //!   a server that does not answer.
 //! - [`alloc`]: a counting global allocator, for tests and benches that claim bounded memory.
 //! - [`bench`](mod@bench): the conventions `cargo xtask bench` reads from bench output.
+//! - [`machine`]: where and when a measurement was taken.
 //! - [`restart`]: stopping and starting the local Redis server, for restart tests.
 
 pub mod alloc;
 pub mod bench;
+pub mod machine;
 pub mod restart;
 pub mod services;
 

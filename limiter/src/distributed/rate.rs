@@ -65,19 +65,7 @@ struct RedisQuota {
 
 impl RedisQuota {
     fn check(&self, tokens: u32) -> Result<(), RateError> {
-        if self.count == 0 || self.period.is_zero() {
-            return Err(RateError::ZeroRate);
-        }
-        if self.burst == 0 {
-            return Err(RateError::ZeroBurst);
-        }
-        if tokens > self.burst {
-            return Err(RateError::ExceedsBurst {
-                requested: tokens,
-                burst: self.burst,
-            });
-        }
-        Ok(())
+        crate::rate::check_quota(self.count, self.period, self.burst, tokens)
     }
 
     /// Microseconds per token, rounded up so that the rate is never exceeded.

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use asyncperf_runtime_select::MeasuredTable;
 use asyncperf_testkit::bench::note;
+use asyncperf_testkit::machine;
 
 use crate::Measured;
 use crate::targets::{CURRENT_THREAD, MULTI_THREAD, THREAD_PER_CORE, cores, flavor_of};
@@ -166,33 +167,17 @@ fn header() -> String {
          date: {}\n\
          tokio: {}\n",
         machine(cores),
-        utc_date(),
+        machine::utc_date(),
         tokio_version()
     )
 }
 
 fn machine(cores: usize) -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or_else(
-            || std::env::consts::ARCH.to_owned(),
-            |(_, v)| v.trim().to_owned(),
-        );
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let rustc =
-        std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-            .arg("--version")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .map_or_else(|| "rustc (unknown)".to_owned(), |s| s.trim().to_owned());
     format!(
-        "{cpu} ({cores} cores), {} {}, {rustc}",
-        std::env::consts::OS,
-        kernel.trim()
+        "{} ({cores} cores), {}, {}",
+        machine::cpu(),
+        machine::os(),
+        machine::rustc()
     )
 }
 
@@ -212,23 +197,6 @@ fn tokio_version() -> String {
         }
     }
     "unknown".to_owned()
-}
-
-/// Today in UTC as `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).
-fn utc_date() -> String {
-    let days = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn replace_block(text: &str, content: &str) -> Option<String> {
