@@ -449,7 +449,11 @@ where
                 }));
             }
             match this.window.as_mut() {
-                Some(window) => window.insert(index, result),
+                Some(window) => {
+                    if let Some((index, value)) = window.emit_or_insert(index, result) {
+                        return Poll::Ready(Some(Indexed { index, value }));
+                    }
+                }
                 None => {
                     return Poll::Ready(Some(Indexed {
                         index,

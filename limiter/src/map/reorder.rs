@@ -40,6 +40,20 @@ impl<T> ReorderWindow<T> {
         self.buffered += 1;
     }
 
+    /// Takes the output of input `index` (in the window, not yet stored): returned at once when
+    /// it is the next to emit (every earlier one is out, so nothing is buffered), else stored.
+    pub(crate) fn emit_or_insert(&mut self, index: usize, value: T) -> Option<(usize, T)> {
+        if index == self.next_emit {
+            self.next_emit += 1;
+            // The slot of `index`, if later ones are stored: `None`, as it was in flight.
+            let slot = self.pending.pop_front();
+            debug_assert!(slot.as_ref().is_none_or(Option::is_none));
+            return Some((index, value));
+        }
+        self.insert(index, value);
+        None
+    }
+
     /// The next output in input order with its index, if it has completed.
     pub(crate) fn pop_ready(&mut self) -> Option<(usize, T)> {
         match self.pending.front() {
@@ -87,6 +101,15 @@ mod tests {
         assert_eq!(w.pop_ready(), Some((2, 'c')));
         assert_eq!(w.pop_ready(), None);
         assert_eq!(w.buffered(), 0);
+        // The next one to emit goes straight out; a later one waits for it.
+        assert_eq!(w.emit_or_insert(4, 'e'), None);
+        assert_eq!(w.emit_or_insert(3, 'd'), Some((3, 'd')));
+        assert_eq!(w.pop_ready(), Some((4, 'e')));
+        assert_eq!(w.emit_or_insert(5, 'f'), Some((5, 'f')));
+        assert_eq!(
+            (w.pop_ready(), w.buffered(), w.start_before()),
+            (None, 0, 9)
+        );
         assert_eq!(
             ReorderWindow::<()>::new(usize::MAX).start_before(),
             usize::MAX

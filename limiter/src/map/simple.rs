@@ -258,7 +258,11 @@ where
                 .as_mut()
                 .poll_completion(cx, this.window.start_before())
             {
-                Poll::Ready(Some((index, output))) => this.window.insert(index, output),
+                Poll::Ready(Some((index, output))) => {
+                    if let Some((_, output)) = this.window.emit_or_insert(index, output) {
+                        return Poll::Ready(Some(output));
+                    }
+                }
                 Poll::Ready(None) => {
                     *this.done = true;
                     return Poll::Ready(None);
