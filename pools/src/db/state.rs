@@ -82,9 +82,11 @@ impl Shared {
         idle_long || self.is_suspect(state)
     }
 
-    /// True when a sibling broke after `state` was last seen working.
+    /// True when a sibling broke after `state` was last seen answering. (Not its check-in
+    /// time: a connection whose last reply came before a server restart may be checked in
+    /// after a sibling saw the break, and must be pinged all the same.)
     pub(crate) fn is_suspect(&self, state: &ConnState) -> bool {
-        self.nanos(state.last_used.max(state.last_checked)) < self.suspect_before.load(Relaxed)
+        self.nanos(state.last_checked) < self.suspect_before.load(Relaxed)
     }
 
     /// True when `state` has outlived `max_lifetime`.
@@ -141,8 +143,10 @@ impl Drop for GaugeGuard<'_> {
 pub(crate) struct ConnState {
     pub(crate) created: Instant,
     pub(crate) last_used: Instant,
-    /// Last successful health check (kept apart from `last_used`, so checks do not reset the
-    /// idle lifetime).
+    /// Last time the server was seen answering on this connection: a reply to a command or
+    /// a health check. Kept apart from `last_used` (the check-in time), so checks do not reset
+    /// the idle lifetime, and because a connection may be checked in after its server went
+    /// away: only an answer proves it alive.
     pub(crate) last_checked: Instant,
     /// The connection failed at the transport level (or was abandoned mid-command): never
     /// hand it out again.
@@ -184,6 +188,11 @@ impl ConnState {
     }
 
     /// Starts a checkout: forgets the previous one's command history.
+    /// The server answered a command on this connection: it was alive then.
+    pub(crate) fn answered(&mut self) {
+        self.last_checked = Instant::now();
+    }
+
     pub(crate) fn begin_checkout(&mut self) {
         self.sent = 0;
         *self.raw_access.get_mut() = false;
@@ -235,5 +244,34 @@ impl Drop for ConnState {
     fn drop(&mut self) {
         self.shared.open.fetch_sub(1, Relaxed);
         self.shared.counters.connection_closed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{ConnState, Shared};
+    use crate::{PoolConfig, PoolKind};
+
+    fn shared() -> std::sync::Arc<Shared> {
+        Shared::new(PoolConfig::for_kind(PoolKind::DatabaseLight).health_check_interval(None))
+    }
+
+    #[test]
+    fn a_connection_is_suspect_until_it_answers_after_a_sibling_broke() {
+        let shared = shared();
+        let mut conn = ConnState::opened(&shared);
+        assert!(!shared.is_suspect(&conn));
+        std::thread::sleep(Duration::from_millis(2));
+        shared.suspect_all();
+        // Checked in after the break, but its last answer came before it: still suspect.
+        conn.last_used = std::time::Instant::now();
+        assert!(shared.is_suspect(&conn));
+        assert!(shared.needs_ping(&conn, std::time::Instant::now()));
+        std::thread::sleep(Duration::from_millis(2));
+        conn.answered();
+        assert!(!shared.is_suspect(&conn));
+        assert!(!shared.needs_ping(&conn, std::time::Instant::now()));
     }
 }

@@ -237,7 +237,10 @@ impl PostgresConnection {
         };
         self.state.in_flight = false;
         match result {
-            Ok(value) => Ok(value),
+            Ok(value) => {
+                self.state.answered();
+                Ok(value)
+            }
             Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => {
                 self.state.shared().counters.timeout();
                 Err(self.timeout_error())

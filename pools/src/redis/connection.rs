@@ -57,6 +57,9 @@ impl RedisConnection {
         self.state.in_flight = true;
         let result = send(&mut self.conn).await;
         self.state.in_flight = false;
+        if result.is_ok() {
+            self.state.answered();
+        }
         if let Err(e) = &result {
             let counters = &self.state.shared().counters;
             if e.is_timeout() {
