@@ -187,12 +187,12 @@ impl ConnState {
         &self.shared
     }
 
-    /// Starts a checkout: forgets the previous one's command history.
     /// The server answered a command on this connection: it was alive then.
     pub(crate) fn answered(&mut self) {
         self.last_checked = Instant::now();
     }
 
+    /// Starts a checkout: forgets the previous one's command history.
     pub(crate) fn begin_checkout(&mut self) {
         self.sent = 0;
         *self.raw_access.get_mut() = false;
