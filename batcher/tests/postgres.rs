@@ -19,11 +19,7 @@ async fn connect() -> Option<Arc<Client>> {
 
 /// A table only this test run uses (the server is shared).
 fn table_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("batcher_users_{}_{nanos}", std::process::id())
+    asyncperf_testkit::unique_name("batcher_users")
 }
 
 type Users = Batcher<i64, String, tokio_postgres::Error>;

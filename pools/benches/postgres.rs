@@ -3,46 +3,18 @@
 //! defaults, every pool holding at most 16 connections. Skipped when PostgreSQL does not
 //! answer.
 
-use std::future::Future;
+mod support;
+
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use asyncperf_pools::{PoolConfig, PoolKind, postgres_pool};
 use asyncperf_testkit::bench::{OURS, note, skip};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use support::spread;
 use tokio_postgres::NoTls;
 
 const POOL_SIZE: usize = 16;
 const CONCURRENCY: [usize; 2] = [16, 64];
-
-/// Runs `iters` operations spread over `concurrency` tasks.
-async fn spread<F, Fut>(iters: u64, concurrency: usize, op: F) -> Duration
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let iters = usize::try_from(iters).unwrap_or(usize::MAX);
-    let next = Arc::new(AtomicUsize::new(0));
-    let op = Arc::new(op);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..concurrency.min(iters))
-        .map(|_| {
-            let next = Arc::clone(&next);
-            let op = Arc::clone(&op);
-            tokio::spawn(async move {
-                while next.fetch_add(1, Ordering::Relaxed) < iters {
-                    op().await;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("bench task");
-    }
-    start.elapsed()
-}
 
 fn bench(c: &mut Criterion) {
     let Some(url) = asyncperf_testkit::postgres_url() else {
@@ -86,7 +58,7 @@ fn bench(c: &mut Criterion) {
             |b, &n| {
                 b.to_async(&rt).iter_custom(|iters| {
                     let pool = ours.clone();
-                    spread(iters, n, move || {
+                    spread(iters, n, move |_| {
                         let pool = pool.clone();
                         async move {
                             let mut conn = pool.get().await.expect("asyncperf get");
@@ -103,7 +75,7 @@ fn bench(c: &mut Criterion) {
             |b, &n| {
                 b.to_async(&rt).iter_custom(|iters| {
                     let pool = deadpool.clone();
-                    spread(iters, n, move || {
+                    spread(iters, n, move |_| {
                         let pool = pool.clone();
                         async move {
                             let conn = pool.get().await.expect("deadpool get");
@@ -120,7 +92,7 @@ fn bench(c: &mut Criterion) {
             |b, &n| {
                 b.to_async(&rt).iter_custom(|iters| {
                     let pool = bb8.clone();
-                    spread(iters, n, move || {
+                    spread(iters, n, move |_| {
                         let pool = pool.clone();
                         async move {
                             let conn = pool.get().await.expect("bb8 get");

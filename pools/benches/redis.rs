@@ -4,15 +4,15 @@
 //! pool holds at most 16 connections; the peers run with their defaults (both `PING` a
 //! connection at every checkout). Skipped when Redis does not answer.
 
-use std::future::Future;
+mod support;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use asyncperf_pools::{PoolConfig, PoolKind, redis_pool};
 use asyncperf_testkit::bench::{OURS, note, skip};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use redis::AsyncCommands;
+use support::spread;
 
 const POOL_SIZE: usize = 16;
 const KEYS: usize = 10_000;
@@ -20,37 +20,6 @@ const CONCURRENCY: [usize; 4] = [1, 16, 64, 256];
 
 fn key(prefix: &str, i: usize) -> String {
     format!("{prefix}{}", i % KEYS)
-}
-
-/// Runs `iters` operations spread over `concurrency` tasks; `op(i)` is operation number `i`.
-async fn spread<F, Fut>(iters: u64, concurrency: usize, op: F) -> Duration
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let iters = usize::try_from(iters).unwrap_or(usize::MAX);
-    let next = Arc::new(AtomicUsize::new(0));
-    let op = Arc::new(op);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..concurrency.min(iters))
-        .map(|_| {
-            let next = Arc::clone(&next);
-            let op = Arc::clone(&op);
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= iters {
-                        break;
-                    }
-                    op(i).await;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("bench task");
-    }
-    start.elapsed()
 }
 
 fn bench(c: &mut Criterion) {

@@ -16,12 +16,7 @@ const HANG_GUARD: Duration = Duration::from_secs(20);
 
 /// A unique `application_name`, so the test can find (and terminate) its own backends.
 fn unique_app() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "asyncperf_pools_test_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    asyncperf_testkit::unique_name("asyncperf_pools_test")
 }
 
 fn with_app(url: &str, app: &str) -> String {

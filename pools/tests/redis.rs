@@ -13,12 +13,7 @@ use redis::AsyncCommands;
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
 fn unique(name: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "asyncperf-pools-test:{}:{}:{name}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    asyncperf_testkit::unique_name(&format!("asyncperf-pools-test:{name}"))
 }
 
 fn small() -> PoolConfig {

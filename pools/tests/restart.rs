@@ -103,11 +103,6 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
 // ---------------------------------------------------------------------------------------
 // Redis
 
-fn skip_or_fail(reason: &str) {
-    assert!(!asyncperf_testkit::require_services(), "{reason}");
-    println!("skipped: {reason}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_fails_no_idempotent_request() {
     let _serial = SERIAL.lock().await;
@@ -246,12 +241,7 @@ impl Drop for RestorePostgres {
 }
 
 fn unique_app() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "asyncperf_pools_restart_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    asyncperf_testkit::unique_name("asyncperf_pools_restart")
 }
 
 fn pg_config() -> PoolConfig {
@@ -406,7 +396,7 @@ async fn postgres_restart_fails_no_idempotent_request() {
     };
     let local = url.contains("@127.0.0.1:5432/") || url.contains("@localhost:5432/");
     let Some(version) = cluster_version().filter(|_| local && postgres_answers()) else {
-        skip_or_fail(&format!(
+        asyncperf_testkit::skip_service(&format!(
             "cannot restart the PostgreSQL server at {url} from this test"
         ));
         return;

@@ -15,4 +15,4 @@ pub mod services;
 
 pub use alloc::CountingAlloc;
 pub use restart::LocalRedis;
-pub use services::{postgres_url, redis_url, require_services};
+pub use services::{postgres_url, redis_url, require_services, skip_service, unique_name};

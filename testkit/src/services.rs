@@ -71,16 +71,25 @@ fn checked(what: &str, url: String, probe: fn(&str) -> Result<(), String>) -> Op
     match probe(&url) {
         Ok(()) => Some(url),
         Err(reason) => {
-            let message = format!("{what} at {url} does not answer: {reason}");
-            assert!(
-                !require_services(),
-                "{message} ({REQUIRE_SERVICES_VAR} is set, so this is a failure; \
-                 start the server or unset the variable)"
-            );
-            println!("skipped: {message}");
+            skip_service(&format!("{what} at {url} does not answer: {reason}"));
             None
         }
     }
+}
+
+/// A test cannot use a server as it needs (absent, or not one it may restart): prints
+/// `skipped: <reason>`, so the caller can return.
+///
+/// # Panics
+///
+/// When `ASYNCPERF_REQUIRE_SERVICES=1`: then a missing server is a failure.
+pub fn skip_service(reason: &str) {
+    assert!(
+        !require_services(),
+        "{reason} ({REQUIRE_SERVICES_VAR} is set, so this is a failure; \
+         start the server or unset the variable)"
+    );
+    println!("skipped: {reason}");
 }
 
 /// Sends an inline `PING` and expects `+PONG` (or an auth error, which still proves a Redis
@@ -153,6 +162,19 @@ fn socket_addr(url: &str, default_port: u16) -> Result<SocketAddr, String> {
         .map_err(|e| format!("resolve {with_port}: {e}"))?
         .next()
         .ok_or_else(|| format!("{with_port} resolves to no address"))
+}
+
+/// A name no other test uses, now or in an earlier run whose leftovers may still be on the
+/// shared servers: `{prefix}_{process id}_{milliseconds since the epoch}_{counter}`. A valid SQL
+/// identifier and Redis key when `prefix` is one, for tables, keys and `application_name`s.
+#[must_use]
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{prefix}_{}_{millis}_{n}", std::process::id())
 }
 
 #[cfg(test)]

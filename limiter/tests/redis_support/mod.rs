@@ -16,7 +16,7 @@ pub fn client() -> Option<redis::Client> {
 
 /// A name no other test run uses, so that concurrent runs never share keys.
 pub fn unique(what: &str) -> String {
-    format!("test:{what}:{:016x}", rand::random::<u64>())
+    asyncperf_testkit::unique_name(&format!("test:{what}"))
 }
 
 pub async fn connection(client: &redis::Client) -> MultiplexedConnection {
