@@ -191,8 +191,8 @@ impl<M: Backend> DbPool<M> {
     /// Checks out a connection, waiting at most `get_timeout`.
     ///
     /// An idle connection is preferred (the most recently used first); it is pinged first
-    /// when it sat idle past `health_check_interval` or a sibling connection broke since its
-    /// last use. While the server refuses connections the call keeps reconnecting, with
+    /// when it sat idle past `health_check_interval` or a sibling connection broke since the
+    /// server last answered on it. While the server refuses connections the call keeps reconnecting, with
     /// backoff, until the deadline.
     ///
     /// # Errors
