@@ -47,34 +47,62 @@ pub(crate) trait Backend: DbManager {
 
     /// A command error that means the client-side deadline passed.
     fn is_timeout(err: &Self::DriverError) -> bool;
+
+    /// One round trip to prove the connection alive (within the command timeout); records
+    /// the answer in the connection's state, and counts a failure in the pool's metrics.
+    fn ping(
+        shared: &Shared,
+        conn: &mut Self::Connection,
+    ) -> impl std::future::Future<Output = Result<(), DbPoolError<Self::DriverError>>> + Send;
 }
 
 /// What checkout-time validation decided for an idle connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+enum Verdict {
     /// Hand it out as it is.
     Ready,
     /// Ping it first: idle past the health-check interval, or suspect after a sibling broke.
     Ping,
-    /// Never hand it out: broken or closed.
+    /// Never hand it out: broken, closed or past `max_lifetime`.
     Discard,
 }
 
-pub(crate) fn verdict<M: Backend>(shared: &Shared, conn: &M::Connection) -> Verdict {
+fn verdict<M: Backend>(shared: &Shared, conn: &M::Connection) -> Verdict {
     let state = M::state(conn);
     if state.broken || state.in_flight || M::is_closed(conn) {
+        return Verdict::Discard;
+    }
+    // One clock read serves both checks.
+    let now = Instant::now();
+    if shared.too_old(state, now) {
         Verdict::Discard
-    } else if shared.needs_ping(state, Instant::now()) {
+    } else if shared.needs_ping(state, now) {
         Verdict::Ping
     } else {
         Verdict::Ready
     }
 }
 
-/// Check-in: keep only connections that are whole and young enough.
-pub(crate) fn still_valid<M: Backend>(shared: &Shared, conn: &M::Connection) -> bool {
+/// Checkout-time validation of an idle connection: discards broken, closed and expired ones,
+/// pings those [`verdict`] says are due. Run by the managers' `mobc::Manager::check` (bare
+/// mobc pools) and by `DbPool`'s own checkout, which turns mobc's off: mobc would box a
+/// future and read the clock twice per checkout for it.
+pub(crate) async fn check<M: Backend>(
+    shared: &Shared,
+    conn: &mut M::Connection,
+) -> Result<(), DbPoolError<M::DriverError>> {
+    match verdict::<M>(shared, conn) {
+        Verdict::Ready => Ok(()),
+        Verdict::Discard => Err(DbPoolError::ConnectionClosed),
+        Verdict::Ping => M::ping(shared, conn).await,
+    }
+}
+
+/// Check-in: keep only connections that are whole. (`Pooled`'s `Drop` closes those past
+/// `max_lifetime` itself, with the clock reading it takes anyway.)
+pub(crate) fn still_valid<M: Backend>(conn: &M::Connection) -> bool {
     let state = M::state(conn);
-    !state.broken && !state.in_flight && !M::is_closed(conn) && !shared.too_old(state)
+    !state.broken && !state.in_flight && !M::is_closed(conn)
 }
 
 /// `mobc::Manager::spawn_task` for our managers: polls the task once in place and spawns it

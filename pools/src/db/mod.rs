@@ -7,6 +7,7 @@ mod pool;
 mod pooled;
 pub(crate) mod retry;
 pub(crate) mod state;
+mod wait;
 
 pub use backend::DbManager;
 pub use error::DbPoolError;
@@ -14,3 +15,5 @@ pub use error::DbPoolError;
 pub(crate) use pool::Operation;
 pub use pool::{DbPool, Idempotency};
 pub use pooled::Pooled;
+#[cfg(feature = "redis")]
+pub(crate) use wait::Wait;

@@ -12,12 +12,12 @@ use futures_util::future::{BoxFuture, join_all};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::backend::{Backend, DbManager};
+use super::backend::{self, Backend, DbManager};
 use super::error::DbPoolError;
 use super::pooled::Pooled;
 use super::retry::{Failure, Next, after_failure};
 use super::state::Shared;
-use crate::deadline::deadline_after;
+use super::wait::Wait;
 use crate::metrics::PoolMetrics;
 
 /// Whether running an operation twice does the same as running it once, which decides if the
@@ -141,8 +141,9 @@ impl<M: Backend> DbPool<M> {
             )
             // 0 = as many idle as open: mobc's default of 2 churns connections under load.
             .max_idle(0)
-            // Our `check` decides per connection whether a round trip is due.
-            .test_on_check_out(true)
+            // Our checkout validates idle connections itself (`backend::check`): mobc's own
+            // check would box a future and read the clock twice on every checkout.
+            .test_on_check_out(false)
             // Deadlines and lifetimes are ours (mobc's idle lifetime counts from creation).
             .get_timeout(None)
             .build(manager);
@@ -154,12 +155,8 @@ impl<M: Backend> DbPool<M> {
             maintenance: OnceLock::new(),
         });
         let this = Self { inner };
-        let start = Instant::now();
         let first = this
-            .acquire(
-                start,
-                deadline_after(start, this.inner.shared.config.get_timeout),
-            )
+            .acquire(&mut Wait::new(this.inner.shared.config.get_timeout))
             .await?;
         this.warm(1).await;
         drop(first);
@@ -205,24 +202,16 @@ impl<M: Backend> DbPool<M> {
     /// Cancel safe: a dropped call loses its place in the queue and nothing else; a
     /// connection being opened for it is closed.
     pub async fn get(&self) -> Result<Pooled<M>, M> {
-        let start = Instant::now();
-        self.get_until(
-            start,
-            deadline_after(start, self.inner.shared.config.get_timeout),
-        )
-        .await
+        self.get_until(&mut Wait::new(self.inner.shared.config.get_timeout))
+            .await
     }
 
-    pub(crate) async fn get_until(
-        &self,
-        start: Instant,
-        deadline: Instant,
-    ) -> Result<Pooled<M>, M> {
+    pub(crate) async fn get_until(&self, wait: &mut Wait) -> Result<Pooled<M>, M> {
         let shared = &self.inner.shared;
         let _waiting = shared.waiting();
         // Waiting means there was no idle connection to take.
         let had_idle = shared.idle() > 0;
-        let mut conn = self.acquire(start, deadline).await.inspect_err(|e| {
+        let mut conn = self.acquire(wait).await.inspect_err(|e| {
             if e.is_timeout() {
                 shared.counters.timeout();
             }
@@ -231,62 +220,69 @@ impl<M: Backend> DbPool<M> {
         let waited = if had_idle {
             Duration::ZERO
         } else {
-            start.elapsed()
+            wait.waited()
         };
         shared.counters.checkout(waited);
         Ok(Pooled::new(conn))
     }
 
-    /// Takes a connection from mobc, reconnecting with backoff until `deadline` while the
-    /// server refuses connections. Counts nothing: the pool's own checkouts use it too.
-    async fn acquire(&self, start: Instant, deadline: Instant) -> Result<mobc::Connection<M>, M> {
-        let shared = &self.inner.shared;
+    /// Takes a valid connection from mobc, reconnecting with backoff until the deadline
+    /// while the server refuses connections. Counts nothing: the pool's own checkouts use it
+    /// too.
+    async fn acquire(&self, wait: &mut Wait) -> Result<mobc::Connection<M>, M> {
         let mut last_error = None;
         let mut backoff = FIRST_BACKOFF;
-        let mut now = start;
         loop {
-            let remaining = deadline.saturating_duration_since(now);
-            if remaining.is_zero() {
-                return Err(timed_out(start, last_error));
-            }
-            match self.get_within(remaining).await {
+            match self.get_within(wait).await {
                 Ok(conn) => {
-                    if shared.too_old(M::state(&conn)) {
-                        // Closed now rather than handed out; the loop opens or takes another.
-                        drop(conn.into_inner());
-                        now = Instant::now();
-                        continue;
+                    if let Some(conn) = self.checked(conn).await {
+                        return Ok(conn);
                     }
-                    return Ok(conn);
+                    // Closed rather than handed out; the loop opens or takes another.
                 }
-                Err(mobc::Error::Timeout) => return Err(timed_out(start, last_error)),
-                Err(mobc::Error::BadConn) => now = Instant::now(),
+                Err(mobc::Error::Timeout) => return Err(timed_out(wait.start(), last_error)),
+                Err(mobc::Error::BadConn) => {}
                 Err(mobc::Error::PoolClosed) => return Err(DbPoolError::Closed),
                 Err(mobc::Error::Inner(DbPoolError::Connect(e)))
                     if M::is_transient_connect_error(&e) =>
                 {
                     last_error = Some(e);
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    tokio::time::sleep(backoff.min(remaining)).await;
+                    tokio::time::sleep(backoff.min(wait.remaining())).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
-                    now = Instant::now();
                 }
                 Err(mobc::Error::Inner(e)) => return Err(e),
+            }
+            if wait.remaining().is_zero() {
+                return Err(timed_out(wait.start(), last_error));
             }
         }
     }
 
-    /// mobc's `get`, bounded by `timeout` only if it has to wait: mobc's own timeout runs on
-    /// the futures-timer thread (a thread wake-up per checkout), and an idle connection is
-    /// usually there at once.
+    /// `conn` if it may be handed out: brand new, or an idle one that [`backend::check`]
+    /// passes (pinging it if due). A failing one is closed.
+    async fn checked(&self, mut conn: mobc::Connection<M>) -> Option<mobc::Connection<M>> {
+        if conn.is_brand_new()
+            || backend::check::<M>(&self.inner.shared, &mut conn)
+                .await
+                .is_ok()
+        {
+            return Some(conn);
+        }
+        drop(conn.into_inner());
+        None
+    }
+
+    /// mobc's `get`, bounded by the deadline only if it has to wait: mobc's own timeout runs
+    /// on the futures-timer thread (a thread wake-up per checkout), and an idle connection is
+    /// usually there at once (then the clock is not even read).
     async fn get_within(
         &self,
-        timeout: Duration,
+        wait: &mut Wait,
     ) -> std::result::Result<mobc::Connection<M>, mobc::Error<M::Error>> {
         let mut get = std::pin::pin!(self.inner.pool.get());
         match std::future::poll_fn(|cx| Poll::Ready(get.as_mut().poll(cx))).await {
             Poll::Ready(result) => result,
-            Poll::Pending => tokio::time::timeout(timeout, get)
+            Poll::Pending => tokio::time::timeout(wait.remaining(), get)
                 .await
                 .unwrap_or(Err(mobc::Error::Timeout)),
         }
@@ -348,12 +344,10 @@ impl<M: Backend> DbPool<M> {
         idempotency: Idempotency,
         mut op: O,
     ) -> Result<O::Output, M> {
-        let start = Instant::now();
-        let deadline = deadline_after(start, self.inner.shared.config.get_timeout);
+        let mut wait = Wait::new(self.inner.shared.config.get_timeout);
         let mut retried_in_flight = false;
-        let mut attempt_start = start;
         loop {
-            let mut conn = self.get_until(attempt_start, deadline).await?;
+            let mut conn = self.get_until(&mut wait).await?;
             let err = match op.call(&mut conn).await {
                 Ok(value) => return Ok(value),
                 Err(err) => self.classify(err),
@@ -366,7 +360,7 @@ impl<M: Backend> DbPool<M> {
                 in_flight: state.failed_in_flight,
             };
             match after_failure(idempotency, failure, &mut retried_in_flight) {
-                Next::Retry => attempt_start = Instant::now(),
+                Next::Retry => wait.restart(),
                 Next::Fail => return Err(err),
                 Next::FailIndeterminate => {
                     return Err(match err {
@@ -399,7 +393,10 @@ impl<M: Backend> DbPool<M> {
         }
         let wanted = min_idle.saturating_sub(shared.in_use() + already_held);
         let timeout = shared.config.get_timeout;
-        let held = join_all((0..wanted).map(|_| self.get_within(timeout))).await;
+        let held = join_all(
+            (0..wanted).map(|_| async move { self.get_within(&mut Wait::new(timeout)).await }),
+        )
+        .await;
         drop(held);
     }
 
@@ -410,8 +407,9 @@ impl<M: Backend> DbPool<M> {
         let idle = shared.idle();
         let mut held = Vec::new();
         for _ in 0..idle {
-            match self.get_within(shared.config.get_timeout).await {
-                Ok(conn) => held.push(conn),
+            let mut wait = Wait::new(shared.config.get_timeout);
+            match self.get_within(&mut wait).await {
+                Ok(conn) => held.extend(self.checked(conn).await),
                 Err(_) => break,
             }
         }
@@ -421,7 +419,7 @@ impl<M: Backend> DbPool<M> {
         for conn in held {
             let state = M::state(&conn);
             let idle_out = open > min_idle && shared.idle_too_long(state, now);
-            if idle_out || shared.too_old(state) {
+            if idle_out || shared.too_old(state, now) {
                 drop(conn.into_inner());
                 open = open.saturating_sub(1);
             }

@@ -64,11 +64,15 @@ impl<M: Backend> Drop for Pooled<M> {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
+        let now = Instant::now();
         let state = M::state_mut(&mut conn);
-        state.last_used = Instant::now();
-        state.shared().checkin();
-        if tokio::runtime::Handle::try_current().is_err() {
-            // mobc's `Drop` would `tokio::spawn` and panic; close the connection instead.
+        state.last_used = now;
+        let shared = state.shared();
+        shared.checkin();
+        // Past `max_lifetime`: closed here rather than returned.
+        let too_old = shared.too_old(state, now);
+        if too_old || tokio::runtime::Handle::try_current().is_err() {
+            // (Outside a runtime, mobc's `Drop` would `tokio::spawn` and panic.)
             drop(conn.into_inner());
         }
     }

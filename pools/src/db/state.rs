@@ -89,11 +89,11 @@ impl Shared {
         self.nanos(state.last_checked) < self.suspect_before.load(Relaxed)
     }
 
-    /// True when `state` has outlived `max_lifetime`.
-    pub(crate) fn too_old(&self, state: &ConnState) -> bool {
+    /// True when `state` has outlived `max_lifetime` at `now`.
+    pub(crate) fn too_old(&self, state: &ConnState, now: Instant) -> bool {
         self.config
             .max_lifetime
-            .is_some_and(|max| state.created.elapsed() >= max)
+            .is_some_and(|max| now.saturating_duration_since(state.created) >= max)
     }
 
     /// True when `state` sat idle longer than `max_idle_lifetime`.
@@ -187,9 +187,10 @@ impl ConnState {
         &self.shared
     }
 
-    /// The server answered a command on this connection: it was alive then.
-    pub(crate) fn answered(&mut self) {
-        self.last_checked = Instant::now();
+    /// The server answered a command sent at `sent` on this connection: it was alive then.
+    /// (The send time, not the reply's, saves a clock read; it errs towards pinging.)
+    pub(crate) fn answered(&mut self, sent: Instant) {
+        self.last_checked = sent;
     }
 
     /// Starts a checkout: forgets the previous one's command history.
@@ -270,7 +271,7 @@ mod tests {
         assert!(shared.is_suspect(&conn));
         assert!(shared.needs_ping(&conn, std::time::Instant::now()));
         std::thread::sleep(Duration::from_millis(2));
-        conn.answered();
+        conn.answered(std::time::Instant::now());
         assert!(!shared.is_suspect(&conn));
         assert!(!shared.needs_ping(&conn, std::time::Instant::now()));
     }

@@ -13,6 +13,7 @@ use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage, Statement, ToStatem
 use super::PostgresPoolError;
 use crate::db::DbPoolError;
 use crate::db::state::ConnState;
+use crate::deadline::deadline_after;
 
 /// One PostgreSQL connection of a [`PostgresPool`](crate::PostgresPool): a tokio-postgres
 /// [`Client`] plus what the pool tracks about it.
@@ -219,26 +220,32 @@ impl PostgresConnection {
         // Until the command finishes the connection counts as in flight, so a dropped future
         // leaves a connection that is closed rather than reused with a statement running.
         self.state.in_flight = true;
+        // One clock read for the deadline and for the record of the answer.
+        let sent = tokio::time::Instant::now();
         let result = match self.deadline {
-            Some(deadline) => match tokio::time::timeout(deadline, op(&self.client)).await {
-                Ok(result) => result,
-                Err(_) => {
-                    self.state.shared().counters.timeout();
-                    let cancel = self.client.cancel_token();
-                    tokio::spawn(async move {
-                        // Best effort: the server may already have finished the statement.
-                        let _ = cancel.cancel_query(NoTls).await;
-                    });
-                    self.state.abandon();
-                    return Err(self.timeout_error());
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline_after(sent, deadline), op(&self.client))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => {
+                        self.state.shared().counters.timeout();
+                        let cancel = self.client.cancel_token();
+                        tokio::spawn(async move {
+                            // Best effort: the server may already have finished the statement.
+                            let _ = cancel.cancel_query(NoTls).await;
+                        });
+                        self.state.abandon();
+                        return Err(self.timeout_error());
+                    }
                 }
-            },
+            }
             None => op(&self.client).await,
         };
         self.state.in_flight = false;
         match result {
             Ok(value) => {
-                self.state.answered();
+                self.state.answered(sent.into_std());
                 Ok(value)
             }
             Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => {

@@ -13,13 +13,13 @@ use super::PostgresPoolError;
 use super::connection::{PostgresConnection, is_session_terminated};
 use crate::config::PoolConfig;
 use crate::db::DbPoolError;
-use crate::db::backend::{self, Backend, DbManager, Sealed, Verdict};
+use crate::db::backend::{self, Backend, DbManager, Sealed};
 use crate::db::state::{ConnState, Shared};
 
 /// A [`mobc::Manager`] for PostgreSQL on tokio-postgres (no TLS).
 ///
 /// Every connection starts with `statement_timeout` set to the pool's `command_timeout`.
-/// `check` (run by mobc at checkout) sends an empty query only to connections idle longer
+/// `check` (run at checkout, by the pool itself or by mobc in a bare pool) sends an empty query only to connections idle longer
 /// than `health_check_interval` or suspected after a sibling broke, and discards those whose
 /// connection task already ended; `validate` (at check-in) drops broken and expired ones.
 /// [`postgres_pool`](crate::postgres_pool) builds the tuned pool around it; use the manager
@@ -69,13 +69,13 @@ impl PostgresManager {
             shared: Shared::new(config),
         })
     }
+}
 
-    fn deadline(&self) -> Option<Duration> {
-        self.shared
-            .config
-            .command_timeout
-            .map(|timeout| timeout.saturating_add(client_grace(timeout)))
-    }
+/// The client-side deadline of a command: `command_timeout` plus a grace period.
+pub(super) fn client_deadline(config: &PoolConfig) -> Option<Duration> {
+    config
+        .command_timeout
+        .map(|timeout| timeout.saturating_add(client_grace(timeout)))
 }
 
 fn is_auth_error(e: &tokio_postgres::Error) -> bool {
@@ -122,7 +122,7 @@ impl mobc::Manager for PostgresManager {
                     ended_by_server,
                     state: Box::new(ConnState::opened(&self.shared)),
                     command_timeout: self.shared.config.command_timeout,
-                    deadline: self.deadline(),
+                    deadline: client_deadline(&self.shared.config),
                 })
             }
             Err(e) => {
@@ -140,37 +140,12 @@ impl mobc::Manager for PostgresManager {
         &self,
         mut conn: PostgresConnection,
     ) -> Result<PostgresConnection, PostgresPoolError> {
-        match backend::verdict::<Self>(&self.shared, &conn) {
-            Verdict::Ready => Ok(conn),
-            Verdict::Discard => Err(DbPoolError::ConnectionClosed),
-            Verdict::Ping => {
-                let ping = conn.client.simple_query("");
-                let answered = match self.deadline() {
-                    Some(deadline) => tokio::time::timeout(deadline, ping).await.ok(),
-                    None => Some(ping.await),
-                };
-                match answered {
-                    Some(Ok(_)) => {
-                        conn.state.last_checked = Instant::now();
-                        Ok(conn)
-                    }
-                    Some(Err(e)) => {
-                        self.shared.counters.error();
-                        Err(DbPoolError::Command(e))
-                    }
-                    None => {
-                        self.shared.counters.timeout();
-                        Err(DbPoolError::CommandTimeout {
-                            timeout: self.deadline().unwrap_or_default(),
-                        })
-                    }
-                }
-            }
-        }
+        backend::check::<Self>(&self.shared, &mut conn).await?;
+        Ok(conn)
     }
 
     fn validate(&self, conn: &mut PostgresConnection) -> bool {
-        backend::still_valid::<Self>(&self.shared, conn)
+        backend::still_valid::<Self>(conn)
     }
 }
 
@@ -217,5 +192,30 @@ impl Backend for PostgresManager {
 
     fn is_timeout(e: &tokio_postgres::Error) -> bool {
         e.code() == Some(&SqlState::QUERY_CANCELED)
+    }
+
+    async fn ping(shared: &Shared, conn: &mut PostgresConnection) -> Result<(), PostgresPoolError> {
+        let ping = conn.client.simple_query("");
+        let deadline = client_deadline(&shared.config);
+        let answered = match deadline {
+            Some(deadline) => tokio::time::timeout(deadline, ping).await.ok(),
+            None => Some(ping.await),
+        };
+        match answered {
+            Some(Ok(_)) => {
+                conn.state.last_checked = Instant::now();
+                Ok(())
+            }
+            Some(Err(e)) => {
+                shared.counters.error();
+                Err(DbPoolError::Command(e))
+            }
+            None => {
+                shared.counters.timeout();
+                Err(DbPoolError::CommandTimeout {
+                    timeout: deadline.unwrap_or_default(),
+                })
+            }
+        }
     }
 }

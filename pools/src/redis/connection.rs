@@ -55,10 +55,11 @@ impl RedisConnection {
         // the reply (a blocking command, a slow script), the connection is closed at check-in
         // rather than handed to a caller whose commands would queue behind it.
         self.state.in_flight = true;
+        let sent = std::time::Instant::now();
         let result = send(&mut self.conn).await;
         self.state.in_flight = false;
         if result.is_ok() {
-            self.state.answered();
+            self.state.answered(sent);
         }
         if let Err(e) = &result {
             let counters = &self.state.shared().counters;

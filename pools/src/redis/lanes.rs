@@ -11,6 +11,7 @@ use redis::{Cmd, FromRedisValue, Pipeline, RedisError};
 use tokio::time::Instant;
 
 use super::{RedisManager, RedisPool, RedisPoolError};
+use crate::db::Wait;
 use crate::db::retry::{Failure, Next, after_failure};
 use crate::db::{DbPoolError, Idempotency, Pooled};
 use crate::deadline::deadline_after;
@@ -102,7 +103,9 @@ impl Lanes {
         if let Some(handle) = usable(&lock(&slot.lane), pool) {
             return Ok(handle); // Replaced while we waited.
         }
-        let conn = pool.get_until(Instant::now(), deadline).await?;
+        let conn = pool
+            .get_until(&mut Wait::until(Instant::now(), deadline))
+            .await?;
         let lane = Lane {
             handle: LaneHandle {
                 mux: (*conn.conn).clone(),
@@ -137,7 +140,8 @@ fn usable(slot: &Option<Lane>, pool: &RedisPool) -> Option<LaneHandle> {
     slot.as_ref()
         .filter(|lane| {
             lane.handle.usable()
-                && !shared.too_old(&lane.conn.state)
+                && !(shared.config.max_lifetime.is_some()
+                    && shared.too_old(&lane.conn.state, std::time::Instant::now()))
                 && !shared.is_suspect(&lane.conn.state)
         })
         .map(|lane| lane.handle.clone())

@@ -13,14 +13,14 @@ use super::RedisPoolError;
 use super::connection::RedisConnection;
 use crate::config::PoolConfig;
 use crate::db::DbPoolError;
-use crate::db::backend::{self, Backend, DbManager, Sealed, Verdict};
+use crate::db::backend::{self, Backend, DbManager, Sealed};
 use crate::db::state::{ConnState, Shared};
 
 /// A [`mobc::Manager`] for Redis on redis 1.x: each connection is a
 /// [`MultiplexedConnection`] whose driver task the manager watches, so a connection whose
 /// socket closed is known dead without a round trip.
 ///
-/// `check` (run by mobc at checkout) pings only connections idle longer than
+/// `check` (run at checkout, by the pool itself or by mobc in a bare pool) pings only connections idle longer than
 /// `health_check_interval` or suspected after a sibling broke; `validate` (at check-in)
 /// drops broken and expired connections. [`redis_pool`](crate::redis_pool) builds the tuned
 /// pool around it; use the manager directly only to build a bare [`mobc::Pool`].
@@ -151,28 +151,12 @@ impl mobc::Manager for RedisManager {
     }
 
     async fn check(&self, mut conn: RedisConnection) -> Result<RedisConnection, RedisPoolError> {
-        match backend::verdict::<Self>(&self.shared, &conn) {
-            Verdict::Ready => Ok(conn),
-            Verdict::Discard => Err(DbPoolError::ConnectionClosed),
-            Verdict::Ping => {
-                let pong: Result<(), RedisError> =
-                    redis::cmd("PING").query_async(&mut *conn.conn).await;
-                match pong {
-                    Ok(()) => {
-                        conn.state.last_checked = Instant::now();
-                        Ok(conn)
-                    }
-                    Err(e) => {
-                        self.shared.counters.error();
-                        Err(DbPoolError::Command(e))
-                    }
-                }
-            }
-        }
+        backend::check::<Self>(&self.shared, &mut conn).await?;
+        Ok(conn)
     }
 
     fn validate(&self, conn: &mut RedisConnection) -> bool {
-        backend::still_valid::<Self>(&self.shared, conn)
+        backend::still_valid::<Self>(conn)
     }
 }
 
@@ -220,5 +204,19 @@ impl Backend for RedisManager {
 
     fn is_timeout(e: &RedisError) -> bool {
         e.is_timeout()
+    }
+
+    async fn ping(shared: &Shared, conn: &mut RedisConnection) -> Result<(), RedisPoolError> {
+        let pong: Result<(), RedisError> = redis::cmd("PING").query_async(&mut *conn.conn).await;
+        match pong {
+            Ok(()) => {
+                conn.state.last_checked = Instant::now();
+                Ok(())
+            }
+            Err(e) => {
+                shared.counters.error();
+                Err(DbPoolError::Command(e))
+            }
+        }
     }
 }
