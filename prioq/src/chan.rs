@@ -11,8 +11,8 @@
 //! (`slots_reserved`). A woken waiter that is dropped before it takes its share passes the grant
 //! on to the next waiter, so cancellation never strands an item or a slot.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use crate::error::{RecvError, TryRecvError, TrySendError};
@@ -73,12 +73,12 @@ impl<T, P: Ord> Shared<T, P> {
 }
 
 impl<T, P> Shared<T, P> {
-    /// The state, even if a panic poisoned the lock. The only user code run under the lock is
-    /// `P::cmp`; a panicking `Ord` (already reported to its caller) may leave the order or a
-    /// count wrong, never memory unsafe, and other handles keep working rather than cascade.
+    /// The state. The lock does not poison: the only user code run under it is `P::cmp`; a
+    /// panicking `Ord` (already reported to its caller) may leave the order or a count wrong,
+    /// never memory unsafe, and other handles keep working rather than cascade.
     #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, State<T, P>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     #[inline]

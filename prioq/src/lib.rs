@@ -80,7 +80,7 @@
 //!
 //! # Performance
 //!
-//! One short critical section per operation under a `std::sync::Mutex`: the queue, the closed
+//! One short critical section per operation under one (`parking_lot`) mutex: the queue, the closed
 //! flag and both waiter lists live together, so nothing needs a second lock or a semaphore.
 //! Waiters are kept in a slab with an intrusive list: parking allocates nothing after warm-up,
 //! and each item or slot wakes exactly the one task it is handed to.
@@ -97,7 +97,8 @@
 //!
 //! # Features
 //!
-//! None. Dependencies: `futures-core` (for `Stream`) and `thiserror`.
+//! None. Dependencies: `futures-core` (for `Stream`), `thiserror`, and `parking_lot` (its
+//! adaptive spinning keeps contended handoffs of the lock out of the kernel; see the README).
 
 mod builder;
 mod chan;
