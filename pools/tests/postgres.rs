@@ -618,3 +618,53 @@ async fn a_command_dropped_mid_flight_closes_its_connection() {
     assert_ne!(pid(&mut next).await, backend);
     assert_eq!(pool.metrics().connections_closed, 1);
 }
+
+/// Checked-in connections wait in a list in front of mobc; a checkout that found none waits
+/// inside mobc. The check-in must go to that waiter, not to the list, and a waiter that gave
+/// up must not keep later check-ins away from the list. (With the bug, the waiter below
+/// times out while the connection sits unused.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkin_goes_to_the_caller_waiting_for_it() {
+    let config = small()
+        .min_idle(1)
+        .max_open(1)
+        .get_timeout(Duration::from_secs(5));
+    let Some((pool, _app)) = pool(config).await else {
+        return;
+    };
+    for round in 0..3 {
+        let held = pool.get().await.unwrap();
+        let waiter = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.get().await.map(|conn| conn.is_alive()) }
+        });
+        let cancelled = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.get().await.map(drop) }
+        });
+        eventually("both callers wait", || async {
+            pool.metrics().waiters == 2
+        })
+        .await;
+        cancelled.abort();
+        eventually("the cancelled caller is gone", || async {
+            pool.metrics().waiters == 1
+        })
+        .await;
+        drop(held);
+        let got = tokio::time::timeout(HANG_GUARD, waiter)
+            .await
+            .expect("hang guard")
+            .unwrap();
+        assert!(
+            matches!(got, Ok(true)),
+            "round {round}: the waiter got {got:?}"
+        );
+        // Nobody waits now: the next checkout finds the connection at once.
+        let mut again = pool.get().await.unwrap();
+        let rows = again.simple_query("SELECT 1").await.unwrap();
+        assert!(!rows.is_empty());
+    }
+    let m = pool.metrics();
+    assert_eq!((m.open, m.connections_created, m.waiters), (1, 1, 0));
+}

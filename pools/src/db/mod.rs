@@ -3,6 +3,7 @@
 
 pub(crate) mod backend;
 mod error;
+mod hot;
 mod pool;
 mod pooled;
 pub(crate) mod retry;

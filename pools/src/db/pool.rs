@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::backend::{self, Backend, DbManager};
 use super::error::DbPoolError;
+use super::hot::{Hot, Taken};
 use super::pooled::Pooled;
 use super::retry::{Failure, Next, after_failure};
 use super::state::Shared;
@@ -93,6 +94,8 @@ pub struct DbPool<M: Backend> {
 
 struct Inner<M: Backend> {
     pool: mobc::Pool<M>,
+    /// Checked-in connections kept in front of mobc.
+    hot: Arc<Hot<M>>,
     shared: Arc<Shared>,
     #[cfg_attr(not(feature = "redis"), allow(dead_code))] // Only Redis has extra state.
     extra: M::Extra,
@@ -150,12 +153,13 @@ impl<M: Backend> DbPool<M> {
         let extra = M::extra(&shared.config);
         let inner = Arc::new(Inner {
             pool,
+            hot: Arc::new(Hot::new()),
             shared,
             extra,
             maintenance: OnceLock::new(),
         });
         let this = Self { inner };
-        let first = this
+        let (first, _) = this
             .acquire(&mut Wait::new(this.inner.shared.config.get_timeout))
             .await?;
         this.warm(1).await;
@@ -211,32 +215,47 @@ impl<M: Backend> DbPool<M> {
         let _waiting = shared.waiting();
         // Waiting means there was no idle connection to take.
         let had_idle = shared.idle() > 0;
-        let mut conn = self.acquire(wait).await.inspect_err(|e| {
+        let (mut conn, fresh) = self.acquire(wait).await.inspect_err(|e| {
             if e.is_timeout() {
                 shared.counters.timeout();
             }
         })?;
-        M::state_mut(&mut conn).begin_checkout();
+        M::state_mut(&mut conn).begin_checkout(fresh);
         let waited = if had_idle {
             Duration::ZERO
         } else {
             wait.waited()
         };
         shared.counters.checkout(waited);
-        Ok(Pooled::new(conn))
+        Ok(Pooled::new(conn, Arc::clone(&self.inner.hot)))
     }
 
-    /// Takes a valid connection from mobc, reconnecting with backoff until the deadline
-    /// while the server refuses connections. Counts nothing: the pool's own checkouts use it
-    /// too.
-    async fn acquire(&self, wait: &mut Wait) -> Result<mobc::Connection<M>, M> {
+    /// Takes a valid connection from the hot list or mobc, reconnecting with backoff until
+    /// the deadline while the server refuses connections; true with one opened for this call.
+    /// Counts nothing: the pool's own checkouts use it too.
+    async fn acquire(&self, wait: &mut Wait) -> Result<(mobc::Connection<M>, bool), M> {
         let mut last_error = None;
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match self.get_within(wait).await {
-                Ok(conn) => {
+            let got = match self.inner.hot.take() {
+                Taken::Conn(conn) => Ok((conn, false)),
+                Taken::AskMobc(registration) => {
+                    let got = self.get_within(wait).await;
+                    drop(registration);
+                    // mobc's flag is true only for a connection it opened for this `get`.
+                    got.map(|conn| {
+                        let fresh = conn.is_brand_new();
+                        (conn, fresh)
+                    })
+                }
+            };
+            match got {
+                Ok((conn, fresh)) => {
+                    if fresh {
+                        return Ok((conn, true));
+                    }
                     if let Some(conn) = self.checked(conn).await {
-                        return Ok(conn);
+                        return Ok((conn, false));
                     }
                     // Closed rather than handed out; the loop opens or takes another.
                 }
@@ -258,18 +277,32 @@ impl<M: Backend> DbPool<M> {
         }
     }
 
-    /// `conn` if it may be handed out: brand new, or an idle one that [`backend::check`]
-    /// passes (pinging it if due). A failing one is closed.
+    /// `conn`, an idle connection, if [`backend::check`] passes it (pinging it if due). A
+    /// failing one is closed.
     async fn checked(&self, mut conn: mobc::Connection<M>) -> Option<mobc::Connection<M>> {
-        if conn.is_brand_new()
-            || backend::check::<M>(&self.inner.shared, &mut conn)
-                .await
-                .is_ok()
+        if backend::check::<M>(&self.inner.shared, &mut conn)
+            .await
+            .is_ok()
         {
             return Some(conn);
         }
         drop(conn.into_inner());
         None
+    }
+
+    /// An idle connection mobc can hand out without waiting or connecting, if any.
+    fn get_now(&self) -> Option<mobc::Connection<M>> {
+        let get = std::pin::pin!(self.inner.pool.get());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match get.poll(&mut cx) {
+            Poll::Ready(Ok(conn)) if !conn.is_brand_new() => Some(conn),
+            // A connection mobc just opened: nothing was idle after all.
+            Poll::Ready(Ok(conn)) => {
+                drop(conn.into_inner());
+                None
+            }
+            Poll::Ready(Err(_)) | Poll::Pending => None,
+        }
     }
 
     /// mobc's `get`, bounded by the deadline only if it has to wait: mobc's own timeout runs
@@ -404,14 +437,20 @@ impl<M: Backend> DbPool<M> {
     /// `min_idle` are open), pinging those due a health check on the way.
     async fn reap(&self) {
         let shared = &self.inner.shared;
-        let idle = shared.idle();
-        let mut held = Vec::new();
-        for _ in 0..idle {
-            let mut wait = Wait::new(shared.config.get_timeout);
-            match self.get_within(&mut wait).await {
-                Ok(conn) => held.extend(self.checked(conn).await),
-                Err(_) => break,
+        let hot = self.inner.hot.drain();
+        // The rest of the idle ones sit in mobc: take those it has at hand, never waiting
+        // (nor opening one) for them.
+        let in_mobc = shared.idle().saturating_sub(hot.len() as u64);
+        let mut idle = hot;
+        for _ in 0..in_mobc {
+            match self.get_now() {
+                Some(conn) => idle.push(conn),
+                None => break,
             }
+        }
+        let mut held = Vec::new();
+        for conn in idle {
+            held.extend(self.checked(conn).await);
         }
         let now = std::time::Instant::now();
         let min_idle = u64::try_from(shared.config.min_idle).unwrap_or(u64::MAX);

@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::backend::Backend;
+use super::backend::{self, Backend};
+use super::hot::Hot;
 
 /// A connection checked out of a [`DbPool`](crate::DbPool); it goes back to the pool when
 /// dropped (or is closed, if it broke or outlived `max_lifetime`).
@@ -15,24 +17,30 @@ use super::backend::Backend;
 ///
 /// Drop it inside a tokio runtime: mobc returns connections on a spawned task. Dropped
 /// outside one, the connection is closed instead of returned.
+///
+/// A whole connection goes back to the pool's hot list (see `db/hot.rs`), or to mobc when a
+/// checkout waits there; a broken one, one dropped mid-command or one past `max_lifetime` is
+/// closed.
 #[allow(private_bounds)] // `Backend` is sealed: only this crate's managers implement it.
 pub struct Pooled<M: Backend> {
     /// `Some` until dropped. Counted in the pool's `in_use` gauge while it lives.
     conn: Option<mobc::Connection<M>>,
+    hot: Arc<Hot<M>>,
 }
 
 #[allow(private_bounds)]
 impl<M: Backend> Pooled<M> {
-    pub(crate) fn new(conn: mobc::Connection<M>) -> Self {
+    pub(crate) fn new(conn: mobc::Connection<M>, hot: Arc<Hot<M>>) -> Self {
         M::state(&conn).shared().checkout_started();
-        Self { conn: Some(conn) }
+        Self {
+            conn: Some(conn),
+            hot,
+        }
     }
 
     /// True when the connection was opened for this checkout rather than reused.
     pub fn is_brand_new(&self) -> bool {
-        self.conn
-            .as_ref()
-            .is_some_and(mobc::Connection::is_brand_new)
+        M::state(self).fresh
     }
 
     /// How long ago the connection was opened.
@@ -69,9 +77,11 @@ impl<M: Backend> Drop for Pooled<M> {
         state.last_used = now;
         let shared = state.shared();
         shared.checkin();
-        // Past `max_lifetime`: closed here rather than returned.
-        let too_old = shared.too_old(state, now);
-        if too_old || tokio::runtime::Handle::try_current().is_err() {
+        // Past `max_lifetime`, broken or cut mid-command: closed here rather than returned.
+        let keep = !shared.too_old(state, now) && backend::still_valid::<M>(&conn);
+        if keep && tokio::runtime::Handle::try_current().is_ok() {
+            self.hot.check_in(conn);
+        } else {
             // (Outside a runtime, mobc's `Drop` would `tokio::spawn` and panic.)
             drop(conn.into_inner());
         }

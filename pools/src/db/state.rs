@@ -156,6 +156,8 @@ pub(crate) struct ConnState {
     pub(crate) in_flight: bool,
     /// Commands handed to a live connection during the current checkout.
     pub(crate) sent: u32,
+    /// The connection was opened for the current checkout.
+    pub(crate) fresh: bool,
     /// The driver was used around the tracked methods during the current checkout
     /// (`PostgresConnection`'s `Deref` to `Client`): whatever that sent may have run.
     raw_access: AtomicBool,
@@ -177,6 +179,7 @@ impl ConnState {
             broken: false,
             in_flight: false,
             sent: 0,
+            fresh: false,
             raw_access: AtomicBool::new(false),
             failed_in_flight: false,
             shared: Arc::clone(shared),
@@ -194,7 +197,8 @@ impl ConnState {
     }
 
     /// Starts a checkout: forgets the previous one's command history.
-    pub(crate) fn begin_checkout(&mut self) {
+    pub(crate) fn begin_checkout(&mut self, fresh: bool) {
+        self.fresh = fresh;
         self.sent = 0;
         *self.raw_access.get_mut() = false;
         self.failed_in_flight = false;
