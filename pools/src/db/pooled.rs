@@ -18,9 +18,9 @@ use super::hot::Hot;
 /// Drop it inside a tokio runtime: mobc returns connections on a spawned task. Dropped
 /// outside one, the connection is closed instead of returned.
 ///
-/// A whole connection goes back to the pool's hot list (see `db/hot.rs`), or to mobc when a
-/// checkout waits there; a broken one, one dropped mid-command or one past `max_lifetime` is
-/// closed.
+/// A whole connection goes back to a short list the pool keeps in front of mobc (or to mobc
+/// itself when a checkout waits there); a broken one, one dropped mid-command or one past
+/// `max_lifetime` is closed.
 #[allow(private_bounds)] // `Backend` is sealed: only this crate's managers implement it.
 pub struct Pooled<M: Backend> {
     /// `Some` until dropped. Counted in the pool's `in_use` gauge while it lives.
