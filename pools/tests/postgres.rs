@@ -668,3 +668,42 @@ async fn a_checkin_goes_to_the_caller_waiting_for_it() {
     let m = pool.metrics();
     assert_eq!((m.open, m.connections_created, m.waiters), (1, 1, 0));
 }
+
+#[tokio::test]
+async fn waiting_checkouts_are_served_first_come_first_served() {
+    let config = small()
+        .min_idle(1)
+        .max_open(1)
+        .get_timeout(Duration::from_secs(5));
+    let Some((pool, _app)) = pool(config).await else {
+        return;
+    };
+    let held = pool.get().await.unwrap();
+    let served = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for i in 0..6 {
+        waiters.push(tokio::spawn({
+            let (pool, served) = (pool.clone(), served.clone());
+            async move {
+                let mut conn = pool.get().await.unwrap();
+                served.lock().unwrap().push(i);
+                // Holding the connection across a query lets the next waiter queue behind.
+                conn.simple_query("SELECT 1").await.unwrap();
+            }
+        }));
+        // Each caller is in line before the next one arrives.
+        eventually("the caller waits", || async {
+            pool.metrics().waiters == i + 1
+        })
+        .await;
+    }
+    drop(held);
+    for waiter in waiters {
+        tokio::time::timeout(HANG_GUARD, waiter)
+            .await
+            .expect("hang guard")
+            .unwrap();
+    }
+    assert_eq!(*served.lock().unwrap(), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(pool.metrics().connections_created, 1);
+}

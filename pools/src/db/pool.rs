@@ -153,7 +153,7 @@ impl<M: Backend> DbPool<M> {
         let extra = M::extra(&shared.config);
         let inner = Arc::new(Inner {
             pool,
-            hot: Arc::new(Hot::new()),
+            hot: Arc::new(Hot::new(config.max_open)),
             shared,
             extra,
             maintenance: OnceLock::new(),
@@ -215,11 +215,17 @@ impl<M: Backend> DbPool<M> {
         let _waiting = shared.waiting();
         // Waiting means there was no idle connection to take.
         let had_idle = shared.idle() > 0;
-        let (mut conn, fresh) = self.acquire(wait).await.inspect_err(|e| {
+        let got = match self.inner.hot.permit(wait).await {
+            Some(permit) => self.acquire(wait).await.map(|got| (permit, got)),
+            None => Err(timed_out(wait.start(), None)),
+        };
+        let (permit, (mut conn, fresh)) = got.inspect_err(|e| {
             if e.is_timeout() {
                 shared.counters.timeout();
             }
         })?;
+        // From here on `Pooled`'s drop gives the permit back.
+        permit.forget();
         M::state_mut(&mut conn).begin_checkout(fresh);
         let waited = if had_idle {
             Duration::ZERO

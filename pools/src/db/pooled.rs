@@ -30,6 +30,7 @@ pub struct Pooled<M: Backend> {
 
 #[allow(private_bounds)]
 impl<M: Backend> Pooled<M> {
+    /// Holds the checkout permit `conn` was taken with (forgotten by the caller) until drop.
     pub(crate) fn new(conn: mobc::Connection<M>, hot: Arc<Hot<M>>) -> Self {
         M::state(&conn).shared().checkout_started();
         Self {
@@ -46,6 +47,23 @@ impl<M: Backend> Pooled<M> {
     /// How long ago the connection was opened.
     pub fn age(&self) -> std::time::Duration {
         M::state(self).age()
+    }
+
+    /// Keeps `conn` for the next checkout, or closes it when it is broken, was cut
+    /// mid-command or outlived `max_lifetime`.
+    fn check_in(&self, mut conn: mobc::Connection<M>) {
+        let now = Instant::now();
+        let state = M::state_mut(&mut conn);
+        state.last_used = now;
+        let shared = state.shared();
+        shared.checkin();
+        let keep = !shared.too_old(state, now) && backend::still_valid::<M>(&conn);
+        if keep && tokio::runtime::Handle::try_current().is_ok() {
+            self.hot.check_in(conn);
+        } else {
+            // (Outside a runtime, mobc's `Drop` would `tokio::spawn` and panic.)
+            drop(conn.into_inner());
+        }
     }
 }
 
@@ -69,22 +87,12 @@ impl<M: Backend> DerefMut for Pooled<M> {
 #[allow(private_bounds)]
 impl<M: Backend> Drop for Pooled<M> {
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
-        let now = Instant::now();
-        let state = M::state_mut(&mut conn);
-        state.last_used = now;
-        let shared = state.shared();
-        shared.checkin();
-        // Past `max_lifetime`, broken or cut mid-command: closed here rather than returned.
-        let keep = !shared.too_old(state, now) && backend::still_valid::<M>(&conn);
-        if keep && tokio::runtime::Handle::try_current().is_ok() {
-            self.hot.check_in(conn);
-        } else {
-            // (Outside a runtime, mobc's `Drop` would `tokio::spawn` and panic.)
-            drop(conn.into_inner());
-        }
+        self.check_in(conn);
+        // After the check-in: the checkout this permit wakes takes the connection kept.
+        self.hot.release_permit();
     }
 }
 
