@@ -619,17 +619,22 @@ async fn a_command_dropped_mid_flight_closes_its_connection() {
     assert_eq!(pool.metrics().connections_closed, 1);
 }
 
-/// Checked-in connections wait in a list in front of mobc; a checkout that found none waits
-/// inside mobc. The check-in must go to that waiter, not to the list, and a waiter that gave
-/// up must not keep later check-ins away from the list. (With the bug, the waiter below
-/// times out while the connection sits unused.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkin_goes_to_the_caller_waiting_for_it() {
+/// A pool of one connection: every other checkout has to wait for it.
+async fn one_connection_pool() -> Option<PostgresPool> {
     let config = small()
         .min_idle(1)
         .max_open(1)
         .get_timeout(Duration::from_secs(5));
-    let Some((pool, _app)) = pool(config).await else {
+    pool(config).await.map(|(pool, _app)| pool)
+}
+
+/// Checked-in connections wait in a list in front of mobc, and checkouts beyond the open
+/// connections wait in line. A check-in must reach the waiter, and a waiter that gave up must
+/// not keep later check-ins from the next one. (With either bug, the waiter below times out
+/// while the connection sits unused.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkin_goes_to_the_caller_waiting_for_it() {
+    let Some(pool) = one_connection_pool().await else {
         return;
     };
     for round in 0..3 {
@@ -671,11 +676,7 @@ async fn a_checkin_goes_to_the_caller_waiting_for_it() {
 
 #[tokio::test]
 async fn waiting_checkouts_are_served_first_come_first_served() {
-    let config = small()
-        .min_idle(1)
-        .max_open(1)
-        .get_timeout(Duration::from_secs(5));
-    let Some((pool, _app)) = pool(config).await else {
+    let Some(pool) = one_connection_pool().await else {
         return;
     };
     let held = pool.get().await.unwrap();
