@@ -66,11 +66,13 @@ fn bench(c: &mut Criterion) {
     // Whichever pool is measured first in the process paid ~13% at concurrency 16 (swapping
     // the order moved the penalty with it), so every pool runs the same untimed load first.
     let warm_up = pick(100_000, 5_000);
-    let (o, d, b) = (ours.clone(), deadpool.clone(), bb8.clone());
-    rt.block_on(async move {
-        spread(warm_up, POOL_SIZE, move |_| select_ours(o.clone())).await;
-        spread(warm_up, POOL_SIZE, move |_| select_deadpool(d.clone())).await;
-        spread(warm_up, POOL_SIZE, move |_| select_bb8(b.clone())).await;
+    rt.block_on(async {
+        let pool = ours.clone();
+        spread(warm_up, POOL_SIZE, move |_| select_ours(pool.clone())).await;
+        let pool = deadpool.clone();
+        spread(warm_up, POOL_SIZE, move |_| select_deadpool(pool.clone())).await;
+        let pool = bb8.clone();
+        spread(warm_up, POOL_SIZE, move |_| select_bb8(pool.clone())).await;
     });
     let mut group = c.benchmark_group("postgres_select_1");
     group.throughput(Throughput::Elements(1));

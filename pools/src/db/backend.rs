@@ -48,8 +48,8 @@ pub(crate) trait Backend: DbManager {
     /// A command error that means the client-side deadline passed.
     fn is_timeout(err: &Self::DriverError) -> bool;
 
-    /// One round trip to prove the connection alive (within the command timeout); records
-    /// the answer in the connection's state, and counts a failure in the pool's metrics.
+    /// One round trip to prove the connection alive (within the command timeout, where the
+    /// driver has none of its own). [`check`] records the outcome.
     fn ping(
         shared: &Shared,
         conn: &mut Self::Connection,
@@ -94,7 +94,16 @@ pub(crate) async fn check<M: Backend>(
     match verdict::<M>(shared, conn) {
         Verdict::Ready => Ok(()),
         Verdict::Discard => Err(DbPoolError::ConnectionClosed),
-        Verdict::Ping => M::ping(shared, conn).await,
+        Verdict::Ping => {
+            let sent = Instant::now();
+            let pong = M::ping(shared, conn).await;
+            match &pong {
+                Ok(()) => M::state_mut(conn).answered(sent),
+                Err(DbPoolError::CommandTimeout { .. }) => shared.counters.timeout(),
+                Err(_) => shared.counters.error(),
+            }
+            pong
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -196,26 +196,12 @@ impl Backend for PostgresManager {
 
     async fn ping(shared: &Shared, conn: &mut PostgresConnection) -> Result<(), PostgresPoolError> {
         let ping = conn.client.simple_query("");
-        let deadline = client_deadline(&shared.config);
-        let answered = match deadline {
-            Some(deadline) => tokio::time::timeout(deadline, ping).await.ok(),
-            None => Some(ping.await),
-        };
-        match answered {
-            Some(Ok(_)) => {
-                conn.state.last_checked = Instant::now();
-                Ok(())
-            }
-            Some(Err(e)) => {
-                shared.counters.error();
-                Err(DbPoolError::Command(e))
-            }
-            None => {
-                shared.counters.timeout();
-                Err(DbPoolError::CommandTimeout {
-                    timeout: deadline.unwrap_or_default(),
-                })
-            }
+        match client_deadline(&shared.config) {
+            Some(deadline) => match tokio::time::timeout(deadline, ping).await {
+                Ok(answer) => answer.map(drop).map_err(DbPoolError::Command),
+                Err(_) => Err(DbPoolError::CommandTimeout { timeout: deadline }),
+            },
+            None => ping.await.map(drop).map_err(DbPoolError::Command),
         }
     }
 }

@@ -140,8 +140,11 @@ fn usable(slot: &Option<Lane>, pool: &RedisPool) -> Option<LaneHandle> {
     slot.as_ref()
         .filter(|lane| {
             lane.handle.usable()
-                && !(shared.config.max_lifetime.is_some()
-                    && shared.too_old(&lane.conn.state, std::time::Instant::now()))
+                // (The clock is read only when there is a lifetime to check.)
+                && shared
+                    .config
+                    .max_lifetime
+                    .is_none_or(|max| lane.conn.state.age() < max)
                 && !shared.is_suspect(&lane.conn.state)
         })
         .map(|lane| lane.handle.clone())

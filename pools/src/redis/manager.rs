@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionAddr, ErrorKind, RedisError, ServerErrorKind};
@@ -206,17 +205,10 @@ impl Backend for RedisManager {
         e.is_timeout()
     }
 
-    async fn ping(shared: &Shared, conn: &mut RedisConnection) -> Result<(), RedisPoolError> {
-        let pong: Result<(), RedisError> = redis::cmd("PING").query_async(&mut *conn.conn).await;
-        match pong {
-            Ok(()) => {
-                conn.state.last_checked = Instant::now();
-                Ok(())
-            }
-            Err(e) => {
-                shared.counters.error();
-                Err(DbPoolError::Command(e))
-            }
-        }
+    async fn ping(_: &Shared, conn: &mut RedisConnection) -> Result<(), RedisPoolError> {
+        redis::cmd("PING")
+            .query_async::<()>(&mut *conn.conn)
+            .await
+            .map_err(DbPoolError::Command)
     }
 }
