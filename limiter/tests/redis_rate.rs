@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use asyncperf_limiter::redis::{self, AsyncCommands};
 use asyncperf_limiter::{RateError, RedisRateError, RedisRateLimiter, TimeSource};
-use redis_support::{client, connection, unique, within};
+use redis_support::{client, connection, server_time, unique, within};
 
 const HANG: Duration = Duration::from_secs(30);
 
@@ -161,10 +161,6 @@ async fn the_rate_holds_over_ten_seconds() {
         .build()
         .unwrap();
     let mut conn = connection(&client).await;
-    let server_time = async |conn: &mut redis::aio::MultiplexedConnection| {
-        let (s, us): (u64, u64) = redis::cmd("TIME").query_async(conn).await.unwrap();
-        Duration::from_secs(s) + Duration::from_micros(us)
-    };
     let start = server_time(&mut conn).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let tasks: Vec<_> = (0..8)

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use asyncperf_limiter::redis::{self, AsyncCommands};
 use asyncperf_limiter::{RedisSemaphore, RedisSemaphoreError, TimeSource};
-use redis_support::{client, connection, eventually, unique, within, zcard};
+use redis_support::{client, connection, eventually, server_time, unique, within, zcard};
 
 const ROLE_VAR: &str = "ASYNCPERF_LIMITER_CHILD_ROLE";
 const NAME_VAR: &str = "ASYNCPERF_LIMITER_CHILD_NAME";
@@ -130,6 +130,43 @@ async fn fencing_tokens_grow_across_processes() {
         last = permit.fencing_token();
         permit.release().await.unwrap();
     }
+}
+
+/// What the script writes: the lease's score is the server's clock plus the lease, in whole
+/// milliseconds; the fencing counter is the token handed out; both keys expire two leases
+/// after the write (so an abandoned semaphore disappears).
+#[tokio::test]
+async fn a_lease_is_scored_on_server_time_and_its_keys_expire_when_idle() {
+    let Some(client) = client() else { return };
+    let lease = Duration::from_secs(2);
+    let lease_ms = lease.as_millis() as u64;
+    let semaphore = RedisSemaphore::builder(client.clone(), unique("written"), 2)
+        .lease(lease)
+        .build()
+        .unwrap();
+    let mut conn = connection(&client).await;
+    let before = server_time(&mut conn).await.as_millis() as u64;
+    let permit = within(HANG, "acquire", semaphore.acquire()).await.unwrap();
+    let after = server_time(&mut conn).await.as_millis() as u64;
+
+    let holders = semaphore.holders_key().to_owned();
+    let score: String = conn.zscore(&holders, permit.id()).await.unwrap();
+    let score: u64 = score.parse().expect("a whole number of milliseconds");
+    assert!(
+        (before + lease_ms..=after + lease_ms).contains(&score),
+        "{before} + {lease_ms} <= {score} <= {after} + {lease_ms}"
+    );
+    let meta = format!("{}:meta", holders.strip_suffix(":holders").unwrap());
+    let fence: u64 = conn.hget(&meta, "fence").await.unwrap();
+    assert_eq!(fence, permit.fencing_token());
+    for key in [&holders, &meta] {
+        let pttl: i64 = conn.pttl(key).await.unwrap();
+        assert!(
+            pttl > lease_ms as i64 && pttl <= 2 * lease_ms as i64,
+            "{key}: {pttl} ms"
+        );
+    }
+    permit.release().await.unwrap();
 }
 
 #[tokio::test]

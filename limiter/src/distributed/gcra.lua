@@ -9,8 +9,9 @@
 -- Reply: { allowed (1/0), tokens remaining, µs until the request would be allowed (-1 when
 --          allowed), µs until the bucket is full again }
 --
--- Numbers are passed to redis.call as Lua numbers (doubles), which Redis prints with 17
--- significant digits: exact for these integers (below 2^53 µs, that is until year 2255).
+-- Numbers go to redis.call as strings made with '%d': Redis 7.0 prints a Lua number (a double)
+-- with '%.17g', a slow path of printf. The integers here are below 2^53 µs (until year 2255):
+-- exact either way.
 
 local now
 if ARGV[1] == '' then
@@ -33,6 +34,7 @@ end
 if n > 0 then
   -- The key lives exactly as long as it matters: once it expires the bucket is full, which is
   -- what a missing key means.
-  redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX',
+    string.format('%d', math.ceil((new_tat - now) / 1000)))
 end
 return { 1, math.floor((now + tolerance - new_tat) / interval), -1, new_tat - now }

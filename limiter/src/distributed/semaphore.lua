@@ -14,8 +14,9 @@
 --          first (the next ones follow it), ms until the earliest lease expires (-1: none or
 --          not asked), { 1-based positions of renewed ids whose lease was lost } }
 --
--- Numbers are passed to redis.call as Lua numbers (doubles), which Redis prints with 17
--- significant digits: exact for the integers used here (all below 2^53).
+-- Numbers go to redis.call as strings made with '%d' (`int`): Redis 7.0 prints a Lua number
+-- (a double) with '%.17g', a slow path of printf, and a batch passes the same expiry once per
+-- permit. Every integer here is below 2^53: exact either way.
 
 local now
 if ARGV[1] == '' then
@@ -27,7 +28,8 @@ end
 local holders, queue, meta = KEYS[1], KEYS[2], KEYS[3]
 local limit, lease, me, channel = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local n_release, n_renew, n_acquire = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local expiry = now + lease
+local function int(n) return string.format('%d', n) end
+local expiry = int(now + lease)
 local CHUNK = 500 -- arguments per unpack(), well inside Lua's stack limit
 
 -- Releases are idempotent: an id that is not there (released before, expired) is skipped.
@@ -39,7 +41,7 @@ while arg <= last_release do
   freed = freed + redis.call('ZREM', holders, unpack(ARGV, arg, upto))
   arg = upto + 1
 end
-freed = freed + redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
+freed = freed + redis.call('ZREMRANGEBYSCORE', holders, '-inf', int(now))
 
 -- A renewal never resurrects a lease: once expired (purged above) or gone, it is lost.
 local lost = {}
@@ -91,7 +93,7 @@ if granted > 0 then
     redis.call('ZADD', holders, unpack(members))
     arg = upto + 1
   end
-  redis.call('HSET', meta, 'fence', first + granted - 1)
+  redis.call('HSET', meta, 'fence', int(first + granted - 1))
   held = held + granted
   written = true
 end
@@ -99,9 +101,9 @@ end
 if n_acquire > granted then
   -- Still waiting: join the queue, or after a partial grant go to its back (round robin).
   if granted > 0 or not queued then
-    redis.call('ZADD', queue, redis.call('HINCRBY', meta, 'ticket', 1), me)
+    redis.call('ZADD', queue, redis.call('HINCRBY', meta, 'ticket', '1'), me)
   end
-  redis.call('HSET', meta, 'seen:' .. me, now + lease)
+  redis.call('HSET', meta, 'seen:' .. me, expiry)
   written = true
 elseif queued then
   redis.call('ZREM', queue, me)
@@ -118,7 +120,7 @@ end
 -- expires within one lease of the write that set it, since every process uses the same
 -- lease; the second lease is a margin). A release only shortens what is needed.
 if written then
-  local ttl = 2 * lease
+  local ttl = int(2 * lease)
   redis.call('PEXPIRE', holders, ttl)
   redis.call('PEXPIRE', meta, ttl)
   if n_acquire > granted then redis.call('PEXPIRE', queue, ttl) end

@@ -26,6 +26,12 @@ pub async fn connection(client: &redis::Client) -> MultiplexedConnection {
         .expect("connect to the test server")
 }
 
+/// The server's clock (`TIME`), since the Unix epoch.
+pub async fn server_time(conn: &mut MultiplexedConnection) -> Duration {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(conn).await.expect("TIME");
+    Duration::from_secs(secs) + Duration::from_micros(micros)
+}
+
 pub async fn zcard(client: &redis::Client, key: &str) -> u64 {
     redis::cmd("ZCARD")
         .arg(key)
