@@ -84,6 +84,8 @@
 mod deadline;
 mod kind;
 mod metrics;
+#[cfg(feature = "postgres")]
+mod reusable_deadline;
 
 #[cfg(feature = "http")]
 pub mod http;

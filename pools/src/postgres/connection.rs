@@ -14,6 +14,7 @@ use super::PostgresPoolError;
 use crate::db::DbPoolError;
 use crate::db::state::ConnState;
 use crate::deadline::deadline_after;
+use crate::reusable_deadline::ReusableDeadline;
 
 /// One PostgreSQL connection of a [`PostgresPool`](crate::PostgresPool): a tokio-postgres
 /// [`Client`] plus what the pool tracks about it.
@@ -40,6 +41,8 @@ pub struct PostgresConnection {
     pub(super) command_timeout: Option<Duration>,
     /// `command_timeout` plus a grace period: the client-side deadline.
     pub(super) deadline: Option<Duration>,
+    /// Enforces `deadline` for every command, one timer for the connection's lifetime.
+    pub(super) timer: ReusableDeadline,
 }
 
 impl fmt::Debug for PostgresConnection {
@@ -224,11 +227,10 @@ impl PostgresConnection {
         let sent = tokio::time::Instant::now();
         let result = match self.deadline {
             Some(deadline) => {
-                match tokio::time::timeout_at(deadline_after(sent, deadline), op(&self.client))
-                    .await
-                {
-                    Ok(result) => result,
-                    Err(_) => {
+                let at = deadline_after(sent, deadline);
+                match self.timer.run(at, op(&self.client)).await {
+                    Some(result) => result,
+                    None => {
                         self.state.shared().counters.timeout();
                         let cancel = self.client.cancel_token();
                         tokio::spawn(async move {

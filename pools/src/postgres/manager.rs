@@ -15,6 +15,7 @@ use crate::config::PoolConfig;
 use crate::db::DbPoolError;
 use crate::db::backend::{self, Backend, DbManager, Sealed};
 use crate::db::state::{ConnState, Shared};
+use crate::reusable_deadline::ReusableDeadline;
 
 /// A [`mobc::Manager`] for PostgreSQL on tokio-postgres (no TLS).
 ///
@@ -123,6 +124,7 @@ impl mobc::Manager for PostgresManager {
                     state: Box::new(ConnState::opened(&self.shared)),
                     command_timeout: self.shared.config.command_timeout,
                     deadline: client_deadline(&self.shared.config),
+                    timer: ReusableDeadline::default(),
                 })
             }
             Err(e) => {
