@@ -54,6 +54,9 @@ struct PollingSemaphore {
     conn: ConnectionManager,
     key: String,
     limit: u32,
+    /// Releases made, and the time their round trips took in all.
+    zrems: Arc<AtomicU64>,
+    zrem_nanos: Arc<AtomicU64>,
 }
 
 static POLLING_ACQUIRE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
@@ -96,12 +99,16 @@ impl PollingSemaphore {
 
     async fn release(&self, id: String) {
         let mut conn = self.conn.clone();
+        let started = Instant::now();
         let _: i64 = redis::cmd("ZREM")
             .arg(&self.key)
             .arg(id)
             .query_async(&mut conn)
             .await
             .expect("ZREM");
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.zrem_nanos.fetch_add(took, Ordering::Relaxed);
+        self.zrems.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -200,9 +207,17 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
         percentiles(&row, OURS, &latencies);
         let snapshot = ours.snapshot();
         if snapshot.round_trips > 0 {
+            // Every grant waits for one round trip, and a task's next acquire waits for its
+            // release's: at most min(permits, tasks / 2) operations per round trip.
+            let rtt_us = snapshot.round_trip_time.as_secs_f64() * 1e6 / snapshot.round_trips as f64;
+            let per_rtt = (permits as usize).min(TASKS / 2);
             note(format!(
-                "{row} {OURS}: {} round trips to Redis in all ({} errors); release awaited",
-                snapshot.round_trips, snapshot.errors
+                "{row} {OURS}: {} round trips to Redis in all ({} errors), mean {:.0} µs, {:.1} grants each; release awaited; floor {per_rtt} ops per round trip = {:.2} µs per op",
+                snapshot.round_trips,
+                snapshot.errors,
+                rtt_us,
+                snapshot.granted as f64 / snapshot.round_trips as f64,
+                rtt_us / per_rtt as f64,
             ));
         }
 
@@ -211,6 +226,8 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
                 conn: client.get_connection_manager().await.expect("connect"),
                 key: unique("polling"),
                 limit: permits,
+                zrems: Arc::default(),
+                zrem_nanos: Arc::default(),
             }
         });
         group.bench_function(BenchmarkId::new("zset-polling", &param), |b| {
@@ -230,6 +247,16 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
             })
         });
         percentiles(&row, "zset-polling", &latencies);
+        let (zrems, zrem_nanos) = (
+            polling.zrems.load(Ordering::Relaxed),
+            polling.zrem_nanos.load(Ordering::Relaxed),
+        );
+        if zrems > 0 {
+            note(format!(
+                "{row} zset-polling: a release (one ZREM round trip) took {:.0} µs on average",
+                zrem_nanos as f64 / zrems as f64 / 1e3
+            ));
+        }
     }
     group.finish();
 }
@@ -258,6 +285,8 @@ fn semaphore_sequential(c: &mut Criterion, client: &redis::Client) {
             conn: client.get_connection_manager().await.expect("connect"),
             key: unique("polling-seq"),
             limit: PERMITS,
+            zrems: Arc::default(),
+            zrem_nanos: Arc::default(),
         }
     });
     group.bench_function("zset-polling", |b| {

@@ -116,6 +116,29 @@ async fn permits_are_bounded_released_on_drop_and_by_release() {
     assert_eq!((snapshot.held, snapshot.lost, snapshot.errors), (0, 0, 0));
 }
 
+/// The snapshot counts grants and the time spent in round trips: sequential acquires cost one
+/// round trip each, and no round trip outlasts the wall time around it.
+#[tokio::test]
+async fn the_snapshot_counts_grants_and_round_trip_time() {
+    let Some(client) = client() else { return };
+    let semaphore = semaphore(&client, &unique("counted"), 4);
+    let start = Instant::now();
+    for _ in 0..3 {
+        let permit = within(HANG, "acquire", semaphore.acquire()).await.unwrap();
+        permit.release().await.unwrap();
+    }
+    let wall = start.elapsed();
+    let snapshot = semaphore.snapshot();
+    assert_eq!(snapshot.granted, 3);
+    // Three acquires and three releases, each awaited before the next.
+    assert_eq!(snapshot.round_trips, 6);
+    assert!(
+        !snapshot.round_trip_time.is_zero() && snapshot.round_trip_time <= wall,
+        "{:?} in round trips, {wall:?} in all",
+        snapshot.round_trip_time
+    );
+}
+
 #[tokio::test]
 async fn fencing_tokens_grow_across_processes() {
     let Some(client) = client() else { return };

@@ -329,6 +329,11 @@ impl Driver {
             .stats
             .round_trips
             .fetch_add(1, Ordering::Relaxed);
+        let took = u64::try_from(call.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.shared
+            .stats
+            .round_trip_nanos
+            .fetch_add(took, Ordering::Relaxed);
         if !call.acquire.is_empty() {
             self.acquiring -= 1;
         }
@@ -367,6 +372,10 @@ impl Driver {
         let granted = usize::try_from(granted)
             .unwrap_or(usize::MAX)
             .min(call.acquire.len());
+        self.shared
+            .stats
+            .granted
+            .fetch_add(granted as u64, Ordering::Relaxed);
         let mut grants = Vec::with_capacity(granted);
         for (token, id) in (first..).zip(&call.acquire[..granted]) {
             let (lost, lost_rx) = watch::channel(false);

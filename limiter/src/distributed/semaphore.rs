@@ -154,6 +154,13 @@ pub struct RedisSnapshot {
     pub waiting: usize,
     /// Round trips to Redis made by this handle (all kinds: acquire, release, renew).
     pub round_trips: u64,
+    /// The time those round trips took, summed (from the send of each script to its reply,
+    /// failed ones included): divided by `round_trips`, the mean round trip. Every grant
+    /// waits for one, so `limit` permits cannot change hands faster than `limit` per round
+    /// trip.
+    pub round_trip_time: Duration,
+    /// Leases Redis granted to this handle.
+    pub granted: u64,
     /// Round trips that failed.
     pub errors: u64,
     /// Leases reported lost.
@@ -291,6 +298,8 @@ impl RedisSemaphore {
             held: stats.held.load(Relaxed),
             waiting: shared.waiting(),
             round_trips: stats.round_trips.load(Relaxed),
+            round_trip_time: Duration::from_nanos(stats.round_trip_nanos.load(Relaxed)),
+            granted: stats.granted.load(Relaxed),
             errors: stats.errors.load(Relaxed),
             lost: stats.lost.load(Relaxed),
         }

@@ -43,6 +43,9 @@ pub(super) struct Shared {
 #[derive(Debug, Default)]
 pub(super) struct Stats {
     pub(super) round_trips: AtomicU64,
+    /// Nanoseconds from the send of each round trip to its reply, summed.
+    pub(super) round_trip_nanos: AtomicU64,
+    pub(super) granted: AtomicU64,
     pub(super) errors: AtomicU64,
     pub(super) lost: AtomicU64,
     pub(super) held: AtomicUsize,
