@@ -54,9 +54,30 @@ struct PollingSemaphore {
     conn: ConnectionManager,
     key: String,
     limit: u32,
-    /// Releases made, and the time their round trips took in all.
-    zrems: Arc<AtomicU64>,
-    zrem_nanos: Arc<AtomicU64>,
+    /// Its releases' round trips.
+    releases: Arc<Tally>,
+}
+
+/// A count of operations and the time they took in all, added to from many tasks.
+#[derive(Default)]
+struct Tally {
+    count: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, count: u64, took: Duration) {
+        self.count.fetch_add(count, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The mean time per operation in µs, if any was counted.
+    fn mean_us(&self) -> Option<f64> {
+        let count = self.count.load(Ordering::Relaxed);
+        let nanos = self.nanos.load(Ordering::Relaxed);
+        (count > 0).then(|| nanos as f64 / count as f64 / 1e3)
+    }
 }
 
 static POLLING_ACQUIRE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
@@ -106,9 +127,7 @@ impl PollingSemaphore {
             .query_async(&mut conn)
             .await
             .expect("ZREM");
-        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.zrem_nanos.fetch_add(took, Ordering::Relaxed);
-        self.zrems.fetch_add(1, Ordering::Relaxed);
+        self.releases.add(1, started.elapsed());
     }
 }
 
@@ -212,15 +231,16 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
             // release's: at most min(permits, tasks / 2) operations per round trip.
             let rtt_us = snapshot.round_trip_time.as_secs_f64() * 1e6 / snapshot.round_trips as f64;
             let per_rtt = (permits as usize).min(TASKS / 2);
+            let floor = rtt_us / per_rtt as f64;
             note(format!(
                 "{row} {OURS}: {} round trips to Redis in all ({} errors), mean {:.0} µs, {:.1} grants each; release awaited; floor {per_rtt} ops per round trip = {:.2} µs per op",
                 snapshot.round_trips,
                 snapshot.errors,
                 rtt_us,
                 snapshot.granted as f64 / snapshot.round_trips as f64,
-                rtt_us / per_rtt as f64,
+                floor,
             ));
-            floor_us = Some(rtt_us / per_rtt as f64);
+            floor_us = Some(floor);
         }
 
         let polling = rt.block_on(async {
@@ -228,12 +248,11 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
                 conn: client.get_connection_manager().await.expect("connect"),
                 key: unique("polling"),
                 limit: permits,
-                zrems: Arc::default(),
-                zrem_nanos: Arc::default(),
+                releases: Arc::default(),
             }
         });
-        // Operations and wall time over every iteration, for the mean time per operation.
-        let polling_total = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        // Every iteration's operations and wall time, for the mean time per operation.
+        let polling_total = Arc::new(Tally::default());
         group.bench_function(BenchmarkId::new("zset-polling", &param), |b| {
             b.to_async(&rt).iter_custom(|ops| {
                 let polling = polling.clone();
@@ -248,30 +267,18 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
                         }
                     })
                     .await;
-                    total.0.fetch_add(ops, Ordering::Relaxed);
-                    let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-                    total.1.fetch_add(nanos, Ordering::Relaxed);
+                    total.add(ops, took);
                     took
                 }
             })
         });
         percentiles(&row, "zset-polling", &latencies);
-        let (zrems, zrem_nanos) = (
-            polling.zrems.load(Ordering::Relaxed),
-            polling.zrem_nanos.load(Ordering::Relaxed),
-        );
-        if zrems > 0 {
+        if let Some(release_us) = polling.releases.mean_us() {
             note(format!(
-                "{row} zset-polling: a release (one ZREM round trip) took {:.0} µs on average",
-                zrem_nanos as f64 / zrems as f64 / 1e3
+                "{row} zset-polling: a release (one ZREM round trip) took {release_us:.0} µs on average"
             ));
         }
-        let (ops, nanos) = (
-            polling_total.0.load(Ordering::Relaxed),
-            polling_total.1.load(Ordering::Relaxed),
-        );
-        if let Some(floor_us) = floor_us.filter(|_| ops > 0) {
-            let peer_us = nanos as f64 / ops as f64 / 1e3;
+        if let (Some(floor_us), Some(peer_us)) = (floor_us, polling_total.mean_us()) {
             note(format!(
                 "{row}: zset-polling took {peer_us:.2} µs per op over all its iterations: at our floor ({floor_us:.2} µs, a client that cost nothing) ours would be {:.2}x faster",
                 peer_us / floor_us
@@ -305,8 +312,7 @@ fn semaphore_sequential(c: &mut Criterion, client: &redis::Client) {
             conn: client.get_connection_manager().await.expect("connect"),
             key: unique("polling-seq"),
             limit: PERMITS,
-            zrems: Arc::default(),
-            zrem_nanos: Arc::default(),
+            releases: Arc::default(),
         }
     });
     group.bench_function("zset-polling", |b| {

@@ -15,6 +15,7 @@ use crate::config::PoolConfig;
 use crate::db::DbPoolError;
 use crate::db::backend::{self, Backend, DbManager, Sealed};
 use crate::db::state::{ConnState, Shared};
+use crate::deadline::deadline_after;
 use crate::reusable_deadline::ReusableDeadline;
 
 /// A [`mobc::Manager`] for PostgreSQL on tokio-postgres (no TLS).
@@ -196,14 +197,19 @@ impl Backend for PostgresManager {
         e.code() == Some(&SqlState::QUERY_CANCELED)
     }
 
-    async fn ping(shared: &Shared, conn: &mut PostgresConnection) -> Result<(), PostgresPoolError> {
+    async fn ping(_: &Shared, conn: &mut PostgresConnection) -> Result<(), PostgresPoolError> {
         let ping = conn.client.simple_query("");
-        match client_deadline(&shared.config) {
-            Some(deadline) => match tokio::time::timeout(deadline, ping).await {
-                Ok(answer) => answer.map(drop).map_err(DbPoolError::Command),
-                Err(_) => Err(DbPoolError::CommandTimeout { timeout: deadline }),
-            },
-            None => ping.await.map(drop).map_err(DbPoolError::Command),
-        }
+        // The connection's own deadline timer, as for its commands.
+        let answer = match conn.deadline {
+            Some(deadline) => {
+                let at = deadline_after(tokio::time::Instant::now(), deadline);
+                conn.timer
+                    .run(at, ping)
+                    .await
+                    .ok_or(DbPoolError::CommandTimeout { timeout: deadline })?
+            }
+            None => ping.await,
+        };
+        answer.map(drop).map_err(DbPoolError::Command)
     }
 }
