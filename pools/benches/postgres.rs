@@ -15,7 +15,7 @@ use criterion::measurement::WallTime;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
-use support::spread;
+use support::{paired_ratio, spread};
 use tokio::runtime::Runtime;
 use tokio_postgres::NoTls;
 
@@ -96,6 +96,24 @@ fn bench(c: &mut Criterion) {
         );
     }
     group.finish();
+
+    // The same comparison against the faster peer, as alternating pairs of short runs.
+    let (rounds, iters) = pick((20, 30_000), (3, 2_000));
+    for concurrency in CONCURRENCY {
+        let (pool, peer) = (ours.clone(), deadpool.clone());
+        let paired = rt.block_on(paired_ratio(
+            rounds,
+            iters,
+            concurrency,
+            move |_| select_ours(pool.clone()),
+            move |_| select_deadpool(peer.clone()),
+        ));
+        if let Some((mean, standard_error)) = paired {
+            note(format!(
+                "postgres_select_1/{concurrency}: deadpool-postgres time / asyncperf time over {rounds} alternating pairs of {iters} queries: {mean:.3} ± {standard_error:.3} (standard error)"
+            ));
+        }
+    }
 
     let m = ours.metrics();
     note(format!(

@@ -35,3 +35,52 @@ where
     }
     start.elapsed()
 }
+
+/// The peer's time over ours, measured in `rounds` alternating pairs of runs of `iters`
+/// operations at `concurrency`: its mean and standard error.
+///
+/// Criterion measures one pool after the other, several seconds apart, and on a shared
+/// machine the speed of the loopback and the server drifts more than these pools differ
+/// (two runs of the same binary gave ratios 5% apart). Alternating short runs expose both
+/// pools to the same drift, and the spread of the per-pair ratios says how far the mean can
+/// be trusted.
+#[allow(dead_code, reason = "only the postgres bench of those sharing this module uses it")]
+pub(crate) async fn paired_ratio<A, FA, B, FB>(
+    rounds: usize,
+    iters: u64,
+    concurrency: usize,
+    ours: FA,
+    peer: FB,
+) -> Option<(f64, f64)>
+where
+    FA: Fn(usize) -> A + Clone + Send + Sync + 'static,
+    A: Future<Output = ()> + Send,
+    FB: Fn(usize) -> B + Clone + Send + Sync + 'static,
+    B: Future<Output = ()> + Send,
+{
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        // Each goes first every other round, so neither always runs on the warmer machine.
+        let (ours_took, peer_took) = if round % 2 == 0 {
+            let ours_took = spread(iters, concurrency, ours.clone()).await;
+            (ours_took, spread(iters, concurrency, peer.clone()).await)
+        } else {
+            let peer_took = spread(iters, concurrency, peer.clone()).await;
+            (spread(iters, concurrency, ours.clone()).await, peer_took)
+        };
+        ratios.push(peer_took.as_secs_f64() / ours_took.as_secs_f64());
+    }
+    mean_and_standard_error(&ratios)
+}
+
+/// The mean of `xs` and its standard error (`None` for fewer than two values).
+#[allow(dead_code, reason = "used by `paired_ratio` only")]
+fn mean_and_standard_error(xs: &[f64]) -> Option<(f64, f64)> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Some((mean, (variance / n).sqrt()))
+}
