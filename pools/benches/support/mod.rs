@@ -44,7 +44,10 @@ where
 /// (two runs of the same binary gave ratios 5% apart). Alternating short runs expose both
 /// pools to the same drift, and the spread of the per-pair ratios says how far the mean can
 /// be trusted.
-#[allow(dead_code, reason = "only the postgres bench of those sharing this module uses it")]
+#[allow(
+    dead_code,
+    reason = "only the postgres bench of those sharing this module uses it"
+)]
 pub(crate) async fn paired_ratio<A, FA, B, FB>(
     rounds: usize,
     iters: u64,
