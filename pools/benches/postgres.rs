@@ -1,7 +1,8 @@
 //! PostgreSQL `SELECT 1` (simple protocol, one round trip) at concurrency 16 and 64:
 //! `asyncperf` (`postgres_pool`) beside deadpool-postgres and bb8-postgres with their
 //! defaults, every pool holding at most 16 connections. Skipped when PostgreSQL does not
-//! answer.
+//! answer. A note then gives the ratio against deadpool-postgres over alternating pairs of short
+//! runs, with its standard error (see `support::paired_ratio`).
 
 mod support;
 
