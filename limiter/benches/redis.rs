@@ -3,10 +3,16 @@
 //! - `redis_semaphore_mt/64-tasks-<n>-permits`: 64 tasks on 2 worker threads share 16
 //!   permits (waiters queue) or 100 (only the round trips contend), each looping acquire +
 //!   release (awaited). Ours (`asyncperf`: one driver per process batching
-//!   every pending acquire and release into one script, pub/sub wake-ups) against
+//!   every pending acquire and release into one script, pub/sub wake-ups, and a lease passed
+//!   straight to a waiting task of the process while no other process waits) against
 //!   `zset-polling`: the usual hand-written semaphore (redis-semaphore's algorithm: a sorted
 //!   set scored by client time, one acquire script per attempt, a retry every 10 ms while full,
 //!   a `ZREM` to release), written below.
+//! - `redis_semaphore_mt/64-tasks-16-permits-4-handles`: the same 64 tasks and 16 permits
+//!   spread over 4 handles of their own (4 semaphores with one name, each with its own driver
+//!   and connections: to Redis, 4 processes), 16 tasks each, so that processes wait for each
+//!   other and leases are passed on only while no other process waits. The peer gets 4
+//!   connections, one per 16 tasks.
 //! - `redis_semaphore_sequential`: one task, acquire + release, nothing contended: the
 //!   latency floor of each.
 //! - `redis_rate_allow_mt/64`: 64 tasks calling `allow` on 16 keys: ours (GCRA script) against
@@ -143,13 +149,13 @@ fn multi_thread() -> tokio::runtime::Runtime {
 /// latency of each; returns the wall time.
 async fn run_ops<F, Fut>(ops: u64, latencies: &Arc<Mutex<Vec<u32>>>, op: F) -> Duration
 where
-    F: Fn() -> Fut + Clone + Send + 'static,
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
     let remaining = Arc::new(AtomicU64::new(ops));
     let start = Instant::now();
     let tasks: Vec<_> = (0..TASKS)
-        .map(|_| {
+        .map(|task| {
             let remaining = Arc::clone(&remaining);
             let latencies = Arc::clone(latencies);
             let op = op.clone();
@@ -160,7 +166,7 @@ where
                     .is_ok()
                 {
                     let started = Instant::now();
-                    op().await;
+                    op(task).await;
                     mine.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 }
                 latencies.lock().unwrap().extend(mine);
@@ -196,23 +202,32 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
     group.throughput(Throughput::Elements(1));
     group.sample_size(10);
     let latencies = Arc::new(Mutex::new(Vec::new()));
-    // Fewer permits than tasks (waiters queue), and more (only the round trips contend).
-    for permits in [PERMITS, 100] {
-        let param = format!("{TASKS}-tasks-{permits}-permits");
+    // Fewer permits than tasks (waiters queue), and more (only the round trips contend); and
+    // the tasks of 4 processes (handles) waiting for each other.
+    for (permits, handles) in [(PERMITS, 1), (100, 1), (PERMITS, 4)] {
+        let param = match handles {
+            1 => format!("{TASKS}-tasks-{permits}-permits"),
+            _ => format!("{TASKS}-tasks-{permits}-permits-{handles}-handles"),
+        };
         let row = format!("{scenario}/{param}");
-        let ours = rt.block_on(async {
-            RedisSemaphore::builder(client.clone(), unique("sem"), permits)
-                .lease(LEASE)
-                .build()
-                .expect("semaphore")
+        let name = unique("sem");
+        let ours: Vec<RedisSemaphore> = rt.block_on(async {
+            (0..handles)
+                .map(|_| {
+                    RedisSemaphore::builder(client.clone(), &name, permits)
+                        .lease(LEASE)
+                        .build()
+                        .expect("semaphore")
+                })
+                .collect()
         });
         group.bench_function(BenchmarkId::new(OURS, &param), |b| {
             b.to_async(&rt).iter_custom(|ops| {
                 let ours = ours.clone();
                 let latencies = Arc::clone(&latencies);
                 async move {
-                    run_ops(ops, &latencies, move || {
-                        let ours = ours.clone();
+                    run_ops(ops, &latencies, move |task| {
+                        let ours = ours[task % ours.len()].clone();
                         async move {
                             let permit = ours.acquire().await.expect("permit");
                             black_box(permit.fencing_token());
@@ -224,32 +239,20 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
             })
         });
         percentiles(&row, OURS, &latencies);
-        let snapshot = ours.snapshot();
-        let mut floor_us = None;
-        if snapshot.round_trips > 0 {
-            // Every grant waits for one round trip, and a task's next acquire waits for its
-            // release's: at most min(permits, tasks / 2) operations per round trip.
-            let rtt_us = snapshot.round_trip_time.as_secs_f64() * 1e6 / snapshot.round_trips as f64;
-            let per_rtt = (permits as usize).min(TASKS / 2);
-            let floor = rtt_us / per_rtt as f64;
-            note(format!(
-                "{row} {OURS}: {} round trips to Redis in all ({} errors), mean {:.0} µs, {:.1} grants each; release awaited; floor {per_rtt} ops per round trip = {:.2} µs per op",
-                snapshot.round_trips,
-                snapshot.errors,
-                rtt_us,
-                snapshot.granted as f64 / snapshot.round_trips as f64,
-                floor,
-            ));
-            floor_us = Some(floor);
-        }
+        let floor_us = ours_note(&row, &ours, permits);
 
-        let polling = rt.block_on(async {
-            PollingSemaphore {
-                conn: client.get_connection_manager().await.expect("connect"),
-                key: unique("polling"),
-                limit: permits,
-                releases: Arc::default(),
+        let polling: Vec<PollingSemaphore> = rt.block_on(async {
+            let key = unique("polling");
+            let mut polling = Vec::new();
+            for _ in 0..handles {
+                polling.push(PollingSemaphore {
+                    conn: client.get_connection_manager().await.expect("connect"),
+                    key: key.clone(),
+                    limit: permits,
+                    releases: Arc::default(),
+                });
             }
+            polling
         });
         // Every iteration's operations and wall time, for the mean time per operation.
         let polling_total = Arc::new(Tally::default());
@@ -259,8 +262,8 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
                 let latencies = Arc::clone(&latencies);
                 let total = Arc::clone(&polling_total);
                 async move {
-                    let took = run_ops(ops, &latencies, move || {
-                        let polling = polling.clone();
+                    let took = run_ops(ops, &latencies, move |task| {
+                        let polling = polling[task % polling.len()].clone();
                         async move {
                             let id = polling.acquire().await;
                             polling.release(black_box(id)).await;
@@ -273,19 +276,50 @@ fn semaphore_contended(c: &mut Criterion, client: &redis::Client) {
             })
         });
         percentiles(&row, "zset-polling", &latencies);
-        if let Some(release_us) = polling.releases.mean_us() {
+        if let Some(release_us) = polling[0].releases.mean_us() {
             note(format!(
                 "{row} zset-polling: a release (one ZREM round trip) took {release_us:.0} µs on average"
             ));
         }
         if let (Some(floor_us), Some(peer_us)) = (floor_us, polling_total.mean_us()) {
             note(format!(
-                "{row}: zset-polling took {peer_us:.2} µs per op over all its iterations: at our floor ({floor_us:.2} µs, a client that cost nothing) ours would be {:.2}x faster",
+                "{row}: zset-polling took {peer_us:.2} µs per op over all its iterations: at the floor of a client that passed nothing on and cost nothing ({floor_us:.2} µs) ours would be {:.2}x faster",
                 peer_us / floor_us
             ));
         }
     }
     group.finish();
+}
+
+/// Notes what our handles did: round trips, grants and leases passed on; returns the floor
+/// per operation of a client that passes nothing on (in µs), if there were round trips.
+fn ours_note(row: &str, ours: &[RedisSemaphore], permits: u32) -> Option<f64> {
+    let snapshots: Vec<_> = ours.iter().map(RedisSemaphore::snapshot).collect();
+    let sum =
+        |f: fn(&asyncperf_limiter::RedisSnapshot) -> u64| snapshots.iter().map(f).sum::<u64>();
+    let round_trips = sum(|s| s.round_trips);
+    if round_trips == 0 {
+        return None;
+    }
+    let rtt_us = snapshots
+        .iter()
+        .map(|s| s.round_trip_time.as_secs_f64())
+        .sum::<f64>()
+        * 1e6
+        / round_trips as f64;
+    let granted = sum(|s| s.granted);
+    let passed_on = sum(|s| s.passed_on);
+    // Without passing on, every grant waits for one round trip, and a task's next acquire
+    // waits for its release's: at most min(permits, tasks / 2) operations per round trip.
+    let per_rtt = (permits as usize).min(TASKS / 2);
+    let floor = rtt_us / per_rtt as f64;
+    note(format!(
+        "{row} {OURS}: {round_trips} round trips to Redis in all ({} errors), mean {rtt_us:.0} µs; {granted} leases granted by Redis ({:.1} per round trip), {passed_on} passed on to a waiting task without a round trip ({:.1}% of permits); release awaited",
+        sum(|s| s.errors),
+        granted as f64 / round_trips as f64,
+        100.0 * passed_on as f64 / (granted + passed_on).max(1) as f64,
+    ));
+    Some(floor)
 }
 
 fn semaphore_sequential(c: &mut Criterion, client: &redis::Client) {
@@ -358,7 +392,7 @@ fn rate_allow(c: &mut Criterion, client: &redis::Client) {
                 Arc::clone(&counter),
             );
             async move {
-                run_ops(ops, &none, move || {
+                run_ops(ops, &none, move |_| {
                     let (ours, keys) = (ours.clone(), Arc::clone(&keys));
                     let k = counter.fetch_add(1, Ordering::Relaxed) as usize % keys.len();
                     async move {
@@ -384,7 +418,7 @@ fn rate_allow(c: &mut Criterion, client: &redis::Client) {
                 prefix.clone(),
             );
             async move {
-                run_ops(ops, &none, move || {
+                run_ops(ops, &none, move |_| {
                     let mut conn = conn.clone();
                     let k = counter.fetch_add(1, Ordering::Relaxed) as usize % keys.len();
                     let key = format!("{prefix}:{}", keys[k]);

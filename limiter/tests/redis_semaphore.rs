@@ -116,6 +116,67 @@ async fn permits_are_bounded_released_on_drop_and_by_release() {
     assert_eq!((snapshot.held, snapshot.lost, snapshot.errors), (0, 0, 0));
 }
 
+/// A permit dropped while a task of the process waits passes its lease (id and token) to that
+/// task without a round trip; with nobody waiting, a drop releases it in Redis.
+#[tokio::test]
+async fn a_dropped_permit_passes_its_lease_to_a_local_waiter() {
+    let Some(client) = client() else { return };
+    let semaphore = RedisSemaphore::builder(client.clone(), unique("pass"), 1)
+        .lease(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let first = semaphore.acquire().await.unwrap();
+    let (id, token) = (first.id().to_owned(), first.fencing_token());
+    let waiter = tokio::spawn(semaphore.acquire());
+    eventually(HANG, "a local waiter", async || {
+        semaphore.snapshot().local.waiting == 1
+    })
+    .await;
+    let round_trips = semaphore.snapshot().round_trips;
+    drop(first);
+    let second = within(HANG, "the waiter", waiter).await.unwrap().unwrap();
+    assert_eq!((second.id(), second.fencing_token()), (id.as_str(), token));
+    let snapshot = semaphore.snapshot();
+    assert_eq!((snapshot.round_trips, snapshot.passed_on), (round_trips, 1));
+    assert_eq!(zcard(&client, semaphore.holders_key()).await, 1);
+    // Nobody waits now: the release goes to Redis, and the next grant has a new token.
+    second.release().await.unwrap();
+    assert_eq!(zcard(&client, semaphore.holders_key()).await, 0);
+    let third = semaphore.acquire().await.unwrap();
+    assert!(third.fencing_token() > token);
+    assert_eq!(semaphore.snapshot().passed_on, 1);
+}
+
+/// A lease kept for a local waiter that gave up before taking it is released within a few
+/// milliseconds, not held until the lease expires.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lease_kept_for_a_waiter_that_left_is_released() {
+    let Some(client) = client() else { return };
+    let semaphore = RedisSemaphore::builder(client.clone(), unique("spare"), 1)
+        .lease(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let permit = semaphore.acquire().await.unwrap();
+    let waiter = tokio::spawn(semaphore.acquire());
+    eventually(HANG, "a local waiter", async || {
+        semaphore.snapshot().local.waiting == 1
+    })
+    .await;
+    // One thread: the waiter cannot run between the drop and the abort, so the lease kept for
+    // it stays unclaimed.
+    drop(permit);
+    waiter.abort();
+    assert_eq!(semaphore.snapshot().passed_on, 1);
+    let started = Instant::now();
+    eventually(HANG, "the kept lease released", async || {
+        zcard(&client, semaphore.holders_key()).await == 0
+    })
+    .await;
+    println!("released {:?} after the waiter left", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(semaphore.snapshot().held, 0);
+}
+
 /// The snapshot counts grants and the time spent in round trips: sequential acquires cost one
 /// round trip each, and no round trip outlasts the wall time around it.
 #[tokio::test]
@@ -407,6 +468,51 @@ async fn a_busy_process_does_not_starve_another() {
     }
 }
 
+/// A process passing leases among its own tasks stops as soon as another process starts
+/// waiting: with a 60 s lease (a fallback poll every 20 s) only the "waiting" message can let
+/// the quiet process in within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_process_stops_leases_being_passed_on_elsewhere() {
+    let Some(client) = client() else { return };
+    let name = unique("passfair");
+    let build = || {
+        RedisSemaphore::builder(client.clone(), &name, 2)
+            .lease(Duration::from_secs(60))
+            .build()
+            .unwrap()
+    };
+    let busy = build();
+    let quiet = build();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hogs: Vec<_> = (0..8)
+        .map(|_| {
+            let busy = busy.clone();
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let permit = busy.acquire().await.unwrap();
+                    tokio::task::yield_now().await;
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    eventually(HANG, "leases passed on in the busy process", async || {
+        busy.snapshot().passed_on > 1_000
+    })
+    .await;
+    for _ in 0..5 {
+        let permit = within(Duration::from_secs(5), "the quiet process", quiet.acquire())
+            .await
+            .unwrap();
+        permit.release().await.unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for hog in hogs {
+        hog.await.unwrap();
+    }
+}
+
 // ---- multi-process tests ------------------------------------------------------------------
 
 /// The entry point of the child processes.
@@ -467,7 +573,7 @@ async fn contend(client: redis::Client, name: String) {
                     tokio::time::sleep(Duration::from_micros(hold)).await;
                     let _: i64 = conn.decr(&probe, 1).await.unwrap();
                     lost += usize::from(permit.is_lost());
-                    tokens.push(permit.fencing_token());
+                    tokens.push((permit.id().to_owned(), permit.fencing_token()));
                     drop(permit);
                 }
                 (max, tokens, lost)
@@ -482,13 +588,19 @@ async fn contend(client: redis::Client, name: String) {
         lost += l;
     }
     semaphore.flush().await.unwrap();
+    let ids: Vec<&str> = tokens.iter().map(|(id, _)| id.as_str()).collect();
+    let pairs: Vec<String> = tokens.iter().map(|(id, t)| format!("{id} {t}")).collect();
+    let tokens: Vec<u64> = tokens.iter().map(|&(_, token)| token).collect();
     let _: i64 = conn.sadd(format!("{name}:tokens"), &tokens).await.unwrap();
+    let _: i64 = conn.sadd(format!("{name}:ids"), &ids).await.unwrap();
+    let _: i64 = conn.sadd(format!("{name}:pairs"), &pairs).await.unwrap();
     let snapshot = semaphore.snapshot();
     println!(
-        "asyncperf-child: max={max} ops={} lost={lost} errors={} round_trips={}",
+        "asyncperf-child: max={max} ops={} lost={lost} errors={} round_trips={} passed_on={}",
         tokens.len(),
         snapshot.errors,
-        snapshot.round_trips
+        snapshot.round_trips,
+        snapshot.passed_on,
     );
 }
 
@@ -578,9 +690,12 @@ fn four_processes_never_hold_more_than_the_limit() {
     assert_eq!(total, (PROCESSES * TASKS * OPS_PER_TASK) as u64);
     rt.block_on(async {
         let mut conn = connection(&client).await;
-        // Every permit granted had its own fencing token.
-        let distinct: u64 = conn.scard(format!("{name}:tokens")).await.unwrap();
-        assert_eq!(distinct, total);
+        // Every lease had its own fencing token, which the permits it was passed on to kept.
+        let tokens: u64 = conn.scard(format!("{name}:tokens")).await.unwrap();
+        let ids: u64 = conn.scard(format!("{name}:ids")).await.unwrap();
+        let pairs: u64 = conn.scard(format!("{name}:pairs")).await.unwrap();
+        assert_eq!((tokens, ids), (pairs, pairs));
+        assert!(pairs <= total);
         let probe: i64 = conn.get(format!("{name}:probe")).await.unwrap();
         assert_eq!(probe, 0);
         let holders = format!("asyncperf:sem:{{{name}}}:holders");
@@ -588,6 +703,8 @@ fn four_processes_never_hold_more_than_the_limit() {
         let _: () = conn
             .del(&[
                 format!("{name}:tokens"),
+                format!("{name}:ids"),
+                format!("{name}:pairs"),
                 format!("{name}:probe"),
                 format!("{name}:ready"),
             ])

@@ -7,6 +7,9 @@
 //! release by this process serves its own next waiter in the same round trip. Up to
 //! [`MAX_IN_FLIGHT`] scripts are pipelined on the connection: new work does not wait for the
 //! previous reply, and Redis runs (and answers) them in the order sent.
+//!
+//! Leases passed on inside the process (see `shared`) need the driver only to release the
+//! spares nobody took, which it looks for every [`SPARE_LINGER`] while spares are parked.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::error::{RedisSemaphoreError, timed_out};
-use super::shared::{FlushReply, Grant, PendingRelease, Reply, Shared};
+use super::shared::{FlushReply, Grant, PendingRelease, Queue, Reply, Shared, Spare};
 use super::subscriber;
 use super::time::Unit;
 
@@ -32,6 +35,9 @@ static SEMAPHORE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("
 
 /// Acquires asked for in one script at most (the rest go in the next one).
 const MAX_BATCH: usize = 1024;
+/// How often the driver looks for spare leases nobody took; one is released at its second
+/// look (so within two of these), and at once when another process waits.
+const SPARE_LINGER: Duration = Duration::from_millis(5);
 /// Scripts sent and not yet answered, at most.
 const MAX_IN_FLIGHT: usize = 2;
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -54,8 +60,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The script's reply: granted, first token, ms until the earliest expiry, lost positions.
-type ScriptReply = (u64, u64, i64, Vec<usize>);
+/// The script's reply: granted, first token, ms until the earliest expiry, lost positions,
+/// other processes waiting.
+type ScriptReply = (u64, u64, i64, Vec<usize>, u64);
 type InFlight = Pin<Box<dyn Future<Output = (Call, redis::RedisResult<ScriptReply>)> + Send>>;
 
 struct Driver {
@@ -78,6 +85,8 @@ struct Driver {
     retry_at: Option<Instant>,
     /// After a failed round trip, housekeeping waits until then.
     release_after: Option<Instant>,
+    /// The next look for spare leases nobody took (while `Queue::sweeping`).
+    sweep_at: Option<Instant>,
     backoff: Duration,
     /// This process has a place in the Redis queue of waiting processes (as of the last reply).
     queued: bool,
@@ -101,6 +110,8 @@ struct Call {
     /// The requests the acquires are for, in order.
     requests: Vec<Reply>,
     started: Instant,
+    /// `Shared::others_news` when it was sent.
+    others_news: u64,
 }
 
 enum Step {
@@ -123,6 +134,7 @@ impl Driver {
             next_renewal: None,
             retry_at: None,
             release_after: None,
+            sweep_at: None,
             backoff: MIN_BACKOFF,
             queued: false,
             shutdown_tried: false,
@@ -190,6 +202,8 @@ impl Driver {
         if let Some(stale) = now.checked_sub(lease * 2) {
             queue.releases.retain(|release| release.since > stale);
         }
+        let may_pass_on = self.shared.may_pass_on();
+        sweep(&mut queue, &mut self.sweep_at, may_pass_on, now);
 
         let has_requests = !queue.requests.is_empty();
         let backing_off = self.release_after.is_some_and(|at| at > now);
@@ -227,6 +241,7 @@ impl Driver {
                 self.retry_at.filter(|_| has_requests),
                 self.release_after
                     .filter(|_| !queue.releases.is_empty() || self.queued),
+                self.sweep_at,
             ]
             .into_iter()
             .flatten()
@@ -269,6 +284,7 @@ impl Driver {
             acquire,
             requests,
             started: now,
+            others_news: self.shared.others_news(),
         })
     }
 
@@ -352,7 +368,8 @@ impl Driver {
             .store(self.held.len(), Ordering::Relaxed);
     }
 
-    fn succeeded(&mut self, call: Call, (granted, first, wait_ms, lost): ScriptReply) {
+    fn succeeded(&mut self, call: Call, (granted, first, wait_ms, lost, others): ScriptReply) {
+        self.shared.others_counted(others, call.others_news);
         let lease = self.shared.config.lease;
         let deadline = call.started + lease;
         self.backoff = MIN_BACKOFF;
@@ -482,6 +499,36 @@ impl Driver {
                 id: Arc::clone(id),
                 since: call.started,
             }));
+    }
+}
+
+/// Releases the spare leases that waited since the previous look at `sweep_at` (all of them
+/// when another process waits, a flush asks, or the semaphore closes), and schedules the next
+/// look while spares keep coming.
+fn sweep(queue: &mut Queue, sweep_at: &mut Option<Instant>, may_pass_on: bool, now: Instant) {
+    let all = queue.closed || queue.shutdown || !queue.flushes.is_empty() || !may_pass_on;
+    let due = queue.sweeping && sweep_at.is_none_or(|at| at <= now);
+    // Nothing to do unless a look is due, or spares must all go now.
+    let release_all = all && !queue.spares.is_empty();
+    if !due && !release_all {
+        return;
+    }
+    let previous = queue.sweeps;
+    let (stale, fresh): (Vec<Spare>, Vec<Spare>) = std::mem::take(&mut queue.spares)
+        .into_iter()
+        .partition(|spare| all || spare.parked_at() < previous);
+    queue.spares = fresh;
+    queue
+        .releases
+        .extend(stale.into_iter().map(|spare| spare.into_release(now)));
+    if due {
+        queue.sweeps += 1;
+        if std::mem::take(&mut queue.parked) || !queue.spares.is_empty() {
+            *sweep_at = Some(now + SPARE_LINGER);
+        } else {
+            queue.sweeping = false;
+            *sweep_at = None;
+        }
     }
 }
 

@@ -12,7 +12,12 @@
 --
 -- Reply: { permits granted (the first ones of the ids to acquire), the fencing token of the
 --          first (the next ones follow it), ms until the earliest lease expires (-1: none or
---          not asked), { 1-based positions of renewed ids whose lease was lost } }
+--          not asked), { 1-based positions of renewed ids whose lease was lost },
+--          other processes waiting }
+--
+-- Messages on the channel: '<process>' when that process made room others may take, and
+-- 'w:<process>' when that process starts waiting (so holders stop passing their leases on
+-- inside their own process, and release them here instead).
 --
 -- Numbers go to redis.call as strings made with '%d' (`int`): Redis 7.0 prints a Lua number
 -- (a double) with '%.17g', a slow path of printf, and a batch passes the same expiry once per
@@ -103,6 +108,7 @@ if n_acquire > granted then
   if granted > 0 or not queued then
     redis.call('ZADD', queue, redis.call('HINCRBY', meta, 'ticket', '1'), me)
   end
+  if not queued then redis.call('PUBLISH', channel, 'w:' .. me) end
   redis.call('HSET', meta, 'seen:' .. me, expiry)
   written = true
 elseif queued then
@@ -132,4 +138,4 @@ if n_acquire > granted then
   local earliest = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')
   if earliest[2] then wait = tonumber(earliest[2]) - now end
 end
-return { granted, first, wait, lost }
+return { granted, first, wait, lost, others }

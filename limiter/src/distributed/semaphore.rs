@@ -30,7 +30,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 /// server's clock. A background task renews the leases this process holds every lease/3; if
 /// the process dies, its leases expire within one lease and their permits return. Dropping a
 /// [`RedisPermit`] releases it (in the background: call [`flush`](Self::flush) before exiting
-/// to be sure the release reached Redis); [`RedisPermit::release`] does it and waits.
+/// to be sure the release reached Redis); [`RedisPermit::release`] does it and waits. While
+/// no other process waits for room, a permit dropped while a task of this process waits for
+/// one passes its lease straight to that task, without a round trip.
 ///
 /// A local [`Limiter`] sits in front (its limit is [`local_limit`](RedisSemaphoreBuilder::local_limit),
 /// by default the global limit): requests beyond it queue in this process at no cost to Redis,
@@ -69,7 +71,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 ///   Work must stop then: a paused process (GC, VM migration, a laptop lid) can outlive its
 ///   lease while another process is admitted. For an efficiency limit (protecting a
 ///   downstream) that brief over-admission is usually fine; for correctness, have the
-///   protected resource check [`RedisPermit::fencing_token`], which grows with every permit
+///   protected resource check [`RedisPermit::fencing_token`], which grows with every lease
 ///   granted.
 /// - **One primary.** The guarantee holds for one Redis primary (with replicas, a failover can
 ///   lose the last writes: leases vanish, holders see `lost`). Do not spread a semaphore over
@@ -83,6 +85,10 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 /// - **Fairness**: first come, first served within a process. Between processes, each process
 ///   with waiters takes a place in a queue in Redis, and every process ahead holds back one
 ///   free permit: a process that keeps releasing and re-acquiring cannot starve the others.
+///   A process that starts waiting says so on the channel, and holders then stop passing
+///   leases among their own tasks and release them in Redis (if that message is lost, a
+///   holder hears of the waiter in its next reply from Redis: at the latest its next renewal,
+///   lease/3 later).
 ///
 /// Every process using a name must use the same limit, lease and [`TimeSource`].
 ///
@@ -100,13 +106,13 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct RedisSemaphore {
     front: Arc<Front>,
-    local: Limiter,
 }
 
 /// Keeps the background task alive; when the last handle, permit or pending request is gone,
 /// the task sends the remaining releases and stops.
 struct Front {
     shared: Arc<Shared>,
+    local: Limiter,
 }
 
 impl Drop for Front {
@@ -132,11 +138,18 @@ pub struct RedisSemaphoreBuilder {
 /// is held. Dropping it releases the permit.
 #[must_use = "the permit is released as soon as the `RedisPermit` is dropped"]
 pub struct RedisPermit {
-    // Field order is drop order: the Redis release is queued before the local permit lets the
-    // next local waiter in (so both travel in the same round trip).
+    // Field order is drop order: the lease is passed on or its release queued before the
+    // local permit lets the next local waiter in (which then finds the lease, or sends its
+    // request in the same round trip as the release).
     grant: Grant,
     front: Arc<Front>,
     _local: Permit,
+}
+
+impl Drop for RedisPermit {
+    fn drop(&mut self) {
+        self.pass_on();
+    }
 }
 
 /// The counts of a [`RedisSemaphore`] handle at one moment (this process's view).
@@ -165,6 +178,9 @@ pub struct RedisSnapshot {
     pub errors: u64,
     /// Leases reported lost.
     pub lost: u64,
+    /// Leases passed from a dropped permit straight to a waiter of this process, without a
+    /// round trip (see [`RedisPermit::release`]).
+    pub passed_on: u64,
 }
 
 impl RedisSemaphore {
@@ -204,7 +220,7 @@ impl RedisSemaphore {
         &self,
     ) -> impl Future<Output = Result<RedisPermit, RedisSemaphoreError>> + Send + 'static + use<>
     {
-        let local = self.local.acquire();
+        let local = self.front.local.acquire();
         let front = Arc::clone(&self.front);
         async move {
             let local = local.await.map_err(|_| RedisSemaphoreError::Closed)?;
@@ -263,7 +279,7 @@ impl RedisSemaphore {
     /// [`RedisSemaphoreError::Closed`]. Permits already held stay valid and are renewed as
     /// usual. Other processes are not affected.
     pub fn close(&self) {
-        self.local.close();
+        self.front.local.close();
         self.front.shared.close();
     }
 
@@ -294,7 +310,7 @@ impl RedisSemaphore {
         use std::sync::atomic::Ordering::Relaxed;
         RedisSnapshot {
             limit: shared.config.limit,
-            local: self.local.snapshot(),
+            local: self.front.local.snapshot(),
             held: stats.held.load(Relaxed),
             waiting: shared.waiting(),
             round_trips: stats.round_trips.load(Relaxed),
@@ -302,6 +318,7 @@ impl RedisSemaphore {
             granted: stats.granted.load(Relaxed),
             errors: stats.errors.load(Relaxed),
             lost: stats.lost.load(Relaxed),
+            passed_on: stats.passed_on.load(Relaxed),
         }
     }
 }
@@ -315,9 +332,11 @@ impl Front {
 }
 
 impl RedisPermit {
-    /// A number that grows with every permit granted under this name (across all processes),
+    /// A number that grows with every lease granted under this name (across all processes),
     /// so a resource that remembers the highest token it has seen can reject a holder whose
-    /// lease has since been given to someone else.
+    /// lease has since been given to someone else. A lease passed on within the process (see
+    /// [`release`](Self::release)) keeps its token: its holders follow each other, never
+    /// overlap, and all lose it together if it expires.
     ///
     /// Tokens also keep growing after the keys expired while idle, or were lost in a restart,
     /// because they never fall below the (server, or client) clock in milliseconds × 1000; as
@@ -326,7 +345,7 @@ impl RedisPermit {
         self.grant.token
     }
 
-    /// The lease's member in the Redis sorted set.
+    /// The lease's member in the Redis sorted set (kept when the lease is passed on).
     pub fn id(&self) -> &str {
         &self.grant.id
     }
@@ -350,10 +369,15 @@ impl RedisPermit {
         }
     }
 
-    /// Releases the permit and waits until Redis has it back.
+    /// Releases the permit and waits until it is no longer held for this holder: passed on to
+    /// a task of this process that waits for a permit (then at once, without a round trip),
+    /// or removed from Redis.
     ///
-    /// Idempotent in Redis (a release of a lease that expired or was released is a no-op), so
-    /// an error can be ignored: the release stays queued and is retried in the background.
+    /// A permit is passed on only while no other process waits for room, as far as this
+    /// process has heard; it keeps its lease, [`id`](Self::id) and
+    /// [`fencing_token`](Self::fencing_token). Otherwise the release goes to Redis, where it
+    /// is idempotent (a release of a lease that expired or was released is a no-op), so an
+    /// error can be ignored: the release stays queued and is retried in the background.
     ///
     /// # Errors
     ///
@@ -361,11 +385,31 @@ impl RedisPermit {
     ///
     /// # Cancel safety
     ///
-    /// The release is queued when this is called; dropping the future only stops waiting.
-    pub fn release(self) -> impl Future<Output = Result<(), RedisSemaphoreError>> + Send + 'static {
+    /// The permit is passed on or its release queued when this is called; dropping the
+    /// future only stops waiting.
+    pub fn release(
+        mut self,
+    ) -> impl Future<Output = Result<(), RedisSemaphoreError>> + Send + 'static {
         let front = Arc::clone(&self.front);
+        let passed_on = self.pass_on();
         drop(self);
-        async move { front.flush().await }
+        async move {
+            if passed_on {
+                Ok(())
+            } else {
+                front.flush().await
+            }
+        }
+    }
+
+    /// Passes the lease to a waiter of this process if that is allowed and one is waiting
+    /// (see [`release`](Self::release)); true if it did. Otherwise dropping the grant releases
+    /// it in Redis.
+    fn pass_on(&mut self) -> bool {
+        // Asked before the local permit goes: it lets that waiter in, whose request takes the
+        // lease.
+        let local = &self.front.local;
+        self.grant.pass_on(|| local.has_waiters())
     }
 }
 
@@ -463,8 +507,10 @@ impl RedisSemaphoreBuilder {
         let shared = Arc::new(Shared::new(config));
         driver::spawn(Arc::clone(&shared), conn, self.client);
         Ok(RedisSemaphore {
-            front: Arc::new(Front { shared }),
-            local: Limiter::new(local_limit),
+            front: Arc::new(Front {
+                shared,
+                local: Limiter::new(local_limit),
+            }),
         })
     }
 }

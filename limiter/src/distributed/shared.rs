@@ -1,11 +1,18 @@
 //! The state a `RedisSemaphore`'s handles share with its background driver: the queue of
-//! requests for leases, the releases to send, and the counters of the snapshot.
+//! requests for leases, the releases to send, the leases passed on between permits of this
+//! process, and the counters of the snapshot.
+//!
+//! Passing a lease on: a permit dropped while another task of this process waits for one
+//! gives its lease to that task instead of releasing it in Redis, so a permit can change hands
+//! inside a process without a round trip (the release and the next grant would otherwise each
+//! wait for one). This is allowed only while no other process waits for room (as far as this
+//! process knows: see `others_waiting`), so a busy process still leaves room for the others.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -38,6 +45,12 @@ pub(super) struct Shared {
     /// lost.
     wake: Notify,
     pub(super) stats: Stats,
+    /// Another process waits for room (its "waiting" message arrived, or the last reply
+    /// counted it in the Redis queue): permits are then released in Redis, not passed on.
+    others_waiting: AtomicBool,
+    /// "Waiting" messages received so far, so that a reply to a script sent before the last
+    /// one does not clear `others_waiting`.
+    others_news: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +61,8 @@ pub(super) struct Stats {
     pub(super) granted: AtomicU64,
     pub(super) errors: AtomicU64,
     pub(super) lost: AtomicU64,
+    /// Leases passed from a dropped permit to a waiter of this process, without Redis.
+    pub(super) passed_on: AtomicU64,
     pub(super) held: AtomicUsize,
     /// Requests carried by scripts in flight (no longer in the queue).
     pub(super) requests_in_flight: AtomicUsize,
@@ -64,12 +79,41 @@ pub(super) struct Queue {
     pub(super) requests: VecDeque<Reply>,
     pub(super) releases: Vec<PendingRelease>,
     pub(super) flushes: Vec<FlushReply>,
+    /// Leases of dropped permits kept for the local waiters they let in (taken by their
+    /// requests); the driver releases those left over (see `sweeping`).
+    pub(super) spares: Vec<Spare>,
+    /// Spares were parked lately: the driver looks every `SPARE_LINGER` and releases those
+    /// parked before its previous look (a waiter that was let in but gave up leaves its spare).
+    pub(super) sweeping: bool,
+    /// A spare was parked since the driver's last look.
+    pub(super) parked: bool,
+    /// How many looks the driver has taken: a spare parked before the previous one is stale.
+    pub(super) sweeps: u64,
     /// Room may have been made since the last attempt (a release elsewhere, a new
     /// subscription): requests waiting for room should ask again.
     pub(super) attempt: bool,
     pub(super) closed: bool,
     /// Every handle, permit and pending request is gone: release what is left and stop.
     pub(super) shutdown: bool,
+}
+
+/// A lease held in Redis and kept in this process for the next local request.
+pub(super) struct Spare {
+    id: Arc<str>,
+    token: u64,
+    lost: watch::Receiver<bool>,
+    /// `Queue::sweeps` when it was parked.
+    parked_at: u64,
+}
+
+impl Spare {
+    pub(super) fn into_release(self, since: Instant) -> PendingRelease {
+        PendingRelease { id: self.id, since }
+    }
+
+    pub(super) fn parked_at(&self) -> u64 {
+        self.parked_at
+    }
 }
 
 /// A permit id to remove from Redis.
@@ -88,6 +132,8 @@ impl Shared {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             stats: Stats::default(),
+            others_waiting: AtomicBool::new(false),
+            others_news: AtomicU64::new(0),
         }
     }
 
@@ -109,21 +155,64 @@ impl Shared {
         self.wake();
     }
 
-    /// Queues a request for one lease; the grant (or the error) arrives on the returned future.
+    /// Queues a request for one lease, or takes a spare one; the grant (or the error) arrives
+    /// on the returned future.
     pub(super) fn request(self: &Arc<Self>) -> Result<PendingGrant, RedisSemaphoreError> {
         let (reply, grant) = oneshot::channel();
         let mut queue = self.lock();
         if queue.closed {
             return Err(RedisSemaphoreError::Closed);
         }
-        queue.requests.push_back(reply);
-        drop(queue);
-        self.wake();
-        Ok(PendingGrant {
+        let spare = std::iter::from_fn(|| queue.spares.pop()).find(|spare| {
+            // A lost lease was released (or is gone) already: drop it.
+            !(*spare.lost.borrow() || spare.lost.has_changed().is_err())
+        });
+        let pending = PendingGrant {
             grant,
             shared: Arc::clone(self),
             done: false,
-        })
+        };
+        match spare {
+            Some(spare) => {
+                drop(queue);
+                let grant = Grant::new(Arc::clone(self), spare.id, spare.token, spare.lost);
+                // The receiver is right here: this cannot fail (and would release if it did).
+                let _ = reply.send(Ok(grant));
+            }
+            None => {
+                queue.requests.push_back(reply);
+                drop(queue);
+                self.wake();
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Whether a dropped permit's lease may stay in this process for a local waiter.
+    pub(super) fn may_pass_on(&self) -> bool {
+        !self.others_waiting.load(Ordering::Acquire)
+    }
+
+    /// Another process announced that it waits: stop passing leases on, and release spares.
+    pub(super) fn others_joined(&self) {
+        self.others_news.fetch_add(1, Ordering::AcqRel);
+        self.others_waiting.store(true, Ordering::Release);
+        self.update(|queue| queue.sweeping = true);
+    }
+
+    /// The "waiting" messages received so far.
+    pub(super) fn others_news(&self) -> u64 {
+        self.others_news.load(Ordering::Acquire)
+    }
+
+    /// What a reply says about other processes waiting; `news` is `others_news` when its
+    /// script was sent: a message that arrived since then is newer than the reply.
+    pub(super) fn others_counted(&self, others: u64, news: u64) {
+        if others > 0 {
+            self.others_waiting.store(true, Ordering::Release);
+        } else if self.others_news() == news {
+            self.others_waiting.store(false, Ordering::Release);
+        }
     }
 
     pub(super) fn release(&self, id: Arc<str>) {
@@ -153,10 +242,7 @@ impl Shared {
     }
 
     pub(super) fn waiting(&self) -> usize {
-        let in_flight = self
-            .stats
-            .requests_in_flight
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let in_flight = self.stats.requests_in_flight.load(Ordering::Relaxed);
         self.lock().requests.len() + in_flight
     }
 }
@@ -169,6 +255,8 @@ pub(super) struct Grant {
     pub(super) id: Arc<str>,
     pub(super) token: u64,
     pub(super) lost: watch::Receiver<bool>,
+    /// The lease went on to another request of this process: dropping this does nothing.
+    passed: bool,
 }
 
 impl Grant {
@@ -183,13 +271,77 @@ impl Grant {
             id,
             token,
             lost,
+            passed: false,
         }
+    }
+
+    /// The same lease for another request.
+    fn successor(&self) -> Self {
+        Self::new(
+            Arc::clone(&self.shared),
+            Arc::clone(&self.id),
+            self.token,
+            self.lost.clone(),
+        )
+    }
+
+    /// Passes the lease on instead of releasing it, if no other process waits and it is not
+    /// lost: to the first request of this process waiting for Redis, or, when
+    /// `local_waiter()` (a local waiter is about to be let in by this permit's local permit),
+    /// to the spares for that waiter's request. True if passed on (then dropping `self` does
+    /// nothing).
+    pub(super) fn pass_on(&mut self, local_waiter: impl FnOnce() -> bool) -> bool {
+        if self.passed {
+            return true;
+        }
+        let shared = &self.shared;
+        if !shared.may_pass_on() || *self.lost.borrow() || self.lost.has_changed().is_err() {
+            return false;
+        }
+        let local_waiter = local_waiter();
+        let mut queue = shared.lock();
+        if queue.closed || queue.shutdown {
+            return false;
+        }
+        while let Some(reply) = queue.requests.pop_front() {
+            match reply.send(Ok(self.successor())) {
+                Ok(()) => {
+                    self.passed = true;
+                    break;
+                }
+                // That request was cancelled: its copy must not release the lease.
+                Err(Ok(mut back)) => back.passed = true,
+                Err(Err(_)) => unreachable!("a grant was sent"),
+            }
+        }
+        if !self.passed && local_waiter {
+            let parked_at = queue.sweeps;
+            queue.spares.push(Spare {
+                id: Arc::clone(&self.id),
+                token: self.token,
+                lost: self.lost.clone(),
+                parked_at,
+            });
+            queue.parked = true;
+            self.passed = true;
+            if !std::mem::replace(&mut queue.sweeping, true) {
+                // The driver starts looking at spares.
+                drop(queue);
+                shared.wake();
+            }
+        }
+        if self.passed {
+            shared.stats.passed_on.fetch_add(1, Ordering::Relaxed);
+        }
+        self.passed
     }
 }
 
 impl Drop for Grant {
     fn drop(&mut self) {
-        self.shared.release(Arc::clone(&self.id));
+        if !self.passed {
+            self.shared.release(Arc::clone(&self.id));
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! A round trip that frees a permit while other processes wait publishes on the channel, and
 //! each waiting process then asks Redis once (its driver asks for all its waiters at once).
+//! A process that starts waiting publishes too (`w:<process>`), so that holders stop passing
+//! leases on among their own tasks.
 //! Pub/sub rather than a list of tokens (`BLPOP`): a message costs nothing when nobody
 //! waits, a crashed holder cannot take a token with it, and one connection per process serves
 //! every waiter. Messages are not stored, so one sent while the subscription is down is lost:
@@ -23,6 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 pub(super) async fn run(client: redis::Client, shared: Arc<Shared>) {
     let config = &shared.config;
     let mut backoff = MIN_BACKOFF;
+    let mut first = true;
     loop {
         let connected = tokio::time::timeout(config.command_timeout, async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -32,14 +35,23 @@ pub(super) async fn run(client: redis::Client, shared: Arc<Shared>) {
         .await;
         if let Ok(Ok(pubsub)) = connected {
             backoff = MIN_BACKOFF;
-            // Releases published while this process was not subscribed were missed.
+            // Messages published while this process was not subscribed were missed: releases,
+            // and, after a lost subscription, other processes starting to wait (assumed until
+            // the next reply says none does; before the first subscription, replies tell).
             shared.possible_release();
+            if !std::mem::take(&mut first) {
+                shared.others_joined();
+            }
             let mut messages = pubsub.into_on_message();
             while let Some(message) = messages.next().await {
-                // The payload is the publishing process: its own releases serve its own
-                // waiters in the same round trip already.
-                if message.get_payload_bytes() != config.process_id.as_bytes() {
-                    shared.possible_release();
+                // The payload names the publishing process: its own releases serve its own
+                // waiters in the same round trip already, and its own wait is no news.
+                let payload = message.get_payload_bytes();
+                let me = config.process_id.as_bytes();
+                match payload.strip_prefix(b"w:") {
+                    Some(waiter) if waiter != me => shared.others_joined(),
+                    None if payload != me => shared.possible_release(),
+                    _ => {}
                 }
             }
         }

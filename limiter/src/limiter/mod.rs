@@ -307,6 +307,12 @@ impl Limiter {
         }
     }
 
+    /// Whether requests are queued (what a returned permit would let in).
+    #[cfg(feature = "redis")]
+    pub(crate) fn has_waiters(&self) -> bool {
+        !self.inner.lock().waiters.is_empty()
+    }
+
     /// True if both handles share the same permits.
     pub fn same_limiter(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
