@@ -4,15 +4,15 @@
 //!   permits (waiters queue) or 100 (only the round trips contend), each looping acquire +
 //!   release (awaited). Ours (`asyncperf`: one driver per process batching
 //!   every pending acquire and release into one script, pub/sub wake-ups, and a lease passed
-//!   straight to a waiting task of the process while no other process waits) against
+//!   straight to a waiting task of the process) against
 //!   `zset-polling`: the usual hand-written semaphore (redis-semaphore's algorithm: a sorted
 //!   set scored by client time, one acquire script per attempt, a retry every 10 ms while full,
 //!   a `ZREM` to release), written below.
 //! - `redis_semaphore_mt/64-tasks-16-permits-4-handles`: the same 64 tasks and 16 permits
 //!   spread over 4 handles of their own (4 semaphores with one name, each with its own driver
 //!   and connections: to Redis, 4 processes), 16 tasks each, so that processes wait for each
-//!   other and leases are passed on only while no other process waits. The peer gets 4
-//!   connections, one per 16 tasks.
+//!   other and a lease serves its process only for the pass-on window after its grant. The
+//!   peer gets 4 connections, one per 16 tasks.
 //! - `redis_semaphore_sequential`: one task, acquire + release, nothing contended: the
 //!   latency floor of each.
 //! - `redis_rate_allow_mt/64`: 64 tasks calling `allow` on 16 keys: ours (GCRA script) against
@@ -319,6 +319,20 @@ fn ours_note(row: &str, ours: &[RedisSemaphore], permits: u32) -> Option<f64> {
         granted as f64 / round_trips as f64,
         100.0 * passed_on as f64 / (granted + passed_on).max(1) as f64,
     ));
+    if ours.len() > 1 {
+        // How evenly the processes were served: each handle's permits (granted or passed on).
+        let shares: Vec<String> = snapshots
+            .iter()
+            .map(|s| {
+                let share = (s.granted + s.passed_on) as f64 / (granted + passed_on).max(1) as f64;
+                format!("{:.0}%", 100.0 * share)
+            })
+            .collect();
+        note(format!(
+            "{row} {OURS}: permits per handle {}",
+            shares.join(" / ")
+        ));
+    }
     Some(floor)
 }
 

@@ -136,9 +136,9 @@ pub use rate::{RateAcquire, RateLimiter};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use distributed::{
-    DEFAULT_LEASE, MIN_LEASE, RateDecision, RedisPermit, RedisRateError, RedisRateLimiter,
-    RedisRateLimiterBuilder, RedisSemaphore, RedisSemaphoreBuilder, RedisSemaphoreError,
-    RedisSnapshot, TimeSource,
+    DEFAULT_LEASE, DEFAULT_PASS_ON_WINDOW, MIN_LEASE, RateDecision, RedisPermit, RedisRateError,
+    RedisRateLimiter, RedisRateLimiterBuilder, RedisSemaphore, RedisSemaphoreBuilder,
+    RedisSemaphoreError, RedisSnapshot, TimeSource,
 };
 /// The `redis` crate this one is built on (feature `redis`), to name its `Client` with the
 /// same version.

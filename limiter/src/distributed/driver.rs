@@ -202,8 +202,9 @@ impl Driver {
         if let Some(stale) = now.checked_sub(lease * 2) {
             queue.releases.retain(|release| release.since > stale);
         }
-        let may_pass_on = self.shared.may_pass_on();
-        sweep(&mut queue, &mut self.sweep_at, may_pass_on, now);
+        // While another process waits, spares past their window must go.
+        let window = (!self.shared.may_pass_on()).then_some(self.shared.config.pass_on_window);
+        sweep(&mut queue, &mut self.sweep_at, window, now);
 
         let has_requests = !queue.requests.is_empty();
         let backing_off = self.release_after.is_some_and(|at| at > now);
@@ -222,9 +223,13 @@ impl Driver {
         // Leave the Redis queue once nothing waits (not while a script in flight may still
         // leave requests waiting).
         let dequeue = self.queued && !has_requests && self.acquiring == 0 && housekeeping;
+        // After (re)subscribing: ask whether other processes wait, by a script that carries
+        // nothing (any script's reply tells; one with acquires is sent for them anyway, and a
+        // script in flight with acquires must answer first, as for `dequeue`).
+        let probe = queue.probe && !has_requests && self.acquiring == 0 && housekeeping;
 
         let seq = self.next_seq;
-        if !(acquire || release || renew_due || dequeue) {
+        if !(acquire || release || renew_due || dequeue || probe) {
             // Nothing to send: a flush waits for the last script in flight, if any.
             for reply in queue.flushes.drain(..) {
                 if self.in_flight.is_empty() {
@@ -253,6 +258,7 @@ impl Driver {
         }
 
         self.next_seq += 1;
+        queue.probe = false;
         self.flushes
             .extend(queue.flushes.drain(..).map(|reply| (seq, reply)));
         let releases = std::mem::take(&mut queue.releases);
@@ -394,6 +400,7 @@ impl Driver {
             .granted
             .fetch_add(granted as u64, Ordering::Relaxed);
         let mut grants = Vec::with_capacity(granted);
+        let now = Instant::now();
         for (token, id) in (first..).zip(&call.acquire[..granted]) {
             let (lost, lost_rx) = watch::channel(false);
             self.held.insert(Arc::clone(id), Held { lost, deadline });
@@ -402,6 +409,7 @@ impl Driver {
                 Arc::clone(id),
                 token,
                 lost_rx,
+                now,
             ));
         }
         if self.held.is_empty() {
@@ -503,20 +511,27 @@ impl Driver {
 }
 
 /// Releases the spare leases that waited since the previous look at `sweep_at` (all of them
-/// when another process waits, a flush asks, or the semaphore closes), and schedules the next
-/// look while spares keep coming.
-fn sweep(queue: &mut Queue, sweep_at: &mut Option<Instant>, may_pass_on: bool, now: Instant) {
-    let all = queue.closed || queue.shutdown || !queue.flushes.is_empty() || !may_pass_on;
+/// when a flush asks or the semaphore closes; those past `window` after their grant, if given,
+/// because another process waits), and schedules the next look while spares keep coming.
+fn sweep(
+    queue: &mut Queue,
+    sweep_at: &mut Option<Instant>,
+    window: Option<Duration>,
+    now: Instant,
+) {
+    let all = queue.closed || queue.shutdown || !queue.flushes.is_empty();
     let due = queue.sweeping && sweep_at.is_none_or(|at| at <= now);
-    // Nothing to do unless a look is due, or spares must all go now.
-    let release_all = all && !queue.spares.is_empty();
-    if !due && !release_all {
+    // Nothing to do unless a look is due, or spares may have to go now.
+    let must_go = (all || window.is_some()) && !queue.spares.is_empty();
+    if !due && !must_go {
         return;
     }
     let previous = queue.sweeps;
+    let out_of_window =
+        |spare: &Spare| window.is_some_and(|window| spare.granted_at() + window <= now);
     let (stale, fresh): (Vec<Spare>, Vec<Spare>) = std::mem::take(&mut queue.spares)
         .into_iter()
-        .partition(|spare| all || spare.parked_at() < previous);
+        .partition(|spare| all || out_of_window(spare) || spare.parked_at() < previous);
     queue.spares = fresh;
     queue
         .releases

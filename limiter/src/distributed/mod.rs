@@ -16,7 +16,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub use error::{RedisRateError, RedisSemaphoreError};
 pub use rate::{RateDecision, RedisRateLimiter, RedisRateLimiterBuilder};
 pub use semaphore::{
-    DEFAULT_LEASE, MIN_LEASE, RedisPermit, RedisSemaphore, RedisSemaphoreBuilder, RedisSnapshot,
+    DEFAULT_LEASE, DEFAULT_PASS_ON_WINDOW, MIN_LEASE, RedisPermit, RedisSemaphore,
+    RedisSemaphoreBuilder, RedisSnapshot,
 };
 pub use time::TimeSource;
 

@@ -19,6 +19,8 @@ use crate::{Limiter, Permit, Snapshot};
 /// The shortest lease [`RedisSemaphoreBuilder::lease`] accepts: it is renewed every lease/3,
 /// which must leave room for a round trip.
 pub const MIN_LEASE: Duration = Duration::from_millis(100);
+/// The window when [`RedisSemaphoreBuilder::pass_on_window`] is not called.
+pub const DEFAULT_PASS_ON_WINDOW: Duration = Duration::from_millis(1);
 /// The lease when [`RedisSemaphoreBuilder::lease`] is not called.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
@@ -30,9 +32,10 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 /// server's clock. A background task renews the leases this process holds every lease/3; if
 /// the process dies, its leases expire within one lease and their permits return. Dropping a
 /// [`RedisPermit`] releases it (in the background: call [`flush`](Self::flush) before exiting
-/// to be sure the release reached Redis); [`RedisPermit::release`] does it and waits. While
-/// no other process waits for room, a permit dropped while a task of this process waits for
-/// one passes its lease straight to that task, without a round trip.
+/// to be sure the release reached Redis); [`RedisPermit::release`] does it and waits. A permit
+/// dropped while a task of this process waits for one passes its lease straight to that task,
+/// without a round trip: always while no other process waits for room, and otherwise for
+/// [`pass_on_window`](RedisSemaphoreBuilder::pass_on_window) (1 ms) after Redis granted it.
 ///
 /// A local [`Limiter`] sits in front (its limit is [`local_limit`](RedisSemaphoreBuilder::local_limit),
 /// by default the global limit): requests beyond it queue in this process at no cost to Redis,
@@ -85,10 +88,12 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 /// - **Fairness**: first come, first served within a process. Between processes, each process
 ///   with waiters takes a place in a queue in Redis, and every process ahead holds back one
 ///   free permit: a process that keeps releasing and re-acquiring cannot starve the others.
-///   A process that starts waiting says so on the channel, and holders then stop passing
-///   leases among their own tasks and release them in Redis (if that message is lost, a
-///   holder hears of the waiter in its next reply from Redis: at the latest its next renewal,
-///   lease/3 later).
+///   A process that starts waiting says so on the channel, and holders then pass a lease among
+///   their own tasks only within the pass-on window after its grant, and release it in Redis
+///   after that, so waiting processes take turns by the window. (A holder that missed the
+///   message while its subscription was down asks Redis when it is back; one lost otherwise
+///   is heard of in the holder's next reply from Redis: at the latest its next renewal,
+///   lease/3 later.)
 ///
 /// Every process using a name must use the same limit, lease and [`TimeSource`].
 ///
@@ -132,6 +137,7 @@ pub struct RedisSemaphoreBuilder {
     time: TimeSource,
     command_timeout: Option<Duration>,
     poll_interval: Option<Duration>,
+    pass_on_window: Duration,
 }
 
 /// One permit of a [`RedisSemaphore`]: a lease in Redis, renewed in the background while it
@@ -200,6 +206,7 @@ impl RedisSemaphore {
             time: TimeSource::Server,
             command_timeout: None,
             poll_interval: None,
+            pass_on_window: DEFAULT_PASS_ON_WINDOW,
         }
     }
 
@@ -373,8 +380,9 @@ impl RedisPermit {
     /// a task of this process that waits for a permit (then at once, without a round trip),
     /// or removed from Redis.
     ///
-    /// A permit is passed on only while no other process waits for room, as far as this
-    /// process has heard; it keeps its lease, [`id`](Self::id) and
+    /// A permit is passed on while no other process waits for room (as far as this process has
+    /// heard), or within the [pass-on window](RedisSemaphoreBuilder::pass_on_window) after
+    /// Redis granted its lease; it keeps its lease, [`id`](Self::id) and
     /// [`fencing_token`](Self::fencing_token). Otherwise the release goes to Redis, where it
     /// is idempotent (a release of a lease that expired or was released is a no-op), so an
     /// error can be ignored: the release stays queued and is retried in the background.
@@ -453,6 +461,18 @@ impl RedisSemaphoreBuilder {
         self
     }
 
+    /// While another process waits for room, how long after Redis granted a lease it may still
+    /// pass from a dropped permit to a waiting task of this process (default
+    /// [`DEFAULT_PASS_ON_WINDOW`], 1 ms: a few round trips on a local network); after that it
+    /// is released in Redis, where the waiting processes take their turns. A longer window
+    /// lets each grant serve more tasks (fewer scripts for Redis to run: with many processes
+    /// contending, Redis's CPU is the limit); a shorter one lets another process in sooner.
+    /// `Duration::ZERO` passes leases on only while no other process waits.
+    pub fn pass_on_window(mut self, window: Duration) -> Self {
+        self.pass_on_window = window;
+        self
+    }
+
     /// Builds the semaphore and spawns its background task (a driver for round trips and a
     /// pub/sub subscriber) on the current tokio runtime. Connects lazily: Redis is first
     /// asked on the first acquire, and a broken connection is reopened by the next round trip.
@@ -501,6 +521,7 @@ impl RedisSemaphoreBuilder {
             time: self.time,
             command_timeout,
             poll_interval,
+            pass_on_window: self.pass_on_window,
         };
         let conn = connection_manager(self.client.clone(), command_timeout)
             .map_err(RedisSemaphoreError::Redis)?;
@@ -555,6 +576,7 @@ impl fmt::Debug for RedisSemaphoreBuilder {
             .field("time", &self.time)
             .field("command_timeout", &self.command_timeout)
             .field("poll_interval", &self.poll_interval)
+            .field("pass_on_window", &self.pass_on_window)
             .finish_non_exhaustive()
     }
 }

@@ -5,8 +5,9 @@
 //! Passing a lease on: a permit dropped while another task of this process waits for one
 //! gives its lease to that task instead of releasing it in Redis, so a permit can change hands
 //! inside a process without a round trip (the release and the next grant would otherwise each
-//! wait for one). This is allowed only while no other process waits for room (as far as this
-//! process knows: see `others_waiting`), so a busy process still leaves room for the others.
+//! wait for one). While another process waits for room (as far as this process knows: see
+//! `others_waiting`), a lease may stay only for `pass_on_window` after its grant, so a busy
+//! process still leaves room for the others.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -36,6 +37,9 @@ pub(super) struct Config {
     pub(super) time: TimeSource,
     pub(super) command_timeout: Duration,
     pub(super) poll_interval: Duration,
+    /// How long after its grant a lease may still pass between tasks of this process while
+    /// another process waits.
+    pub(super) pass_on_window: Duration,
 }
 
 pub(super) struct Shared {
@@ -46,7 +50,8 @@ pub(super) struct Shared {
     wake: Notify,
     pub(super) stats: Stats,
     /// Another process waits for room (its "waiting" message arrived, or the last reply
-    /// counted it in the Redis queue): permits are then released in Redis, not passed on.
+    /// counted it in the Redis queue): leases past their pass-on window are then released in
+    /// Redis, not passed on.
     others_waiting: AtomicBool,
     /// "Waiting" messages received so far, so that a reply to a script sent before the last
     /// one does not clear `others_waiting`.
@@ -92,6 +97,9 @@ pub(super) struct Queue {
     /// Room may have been made since the last attempt (a release elsewhere, a new
     /// subscription): requests waiting for room should ask again.
     pub(super) attempt: bool,
+    /// The next reply must tell whether other processes wait (messages may have been missed):
+    /// send a script even with nothing else to carry.
+    pub(super) probe: bool,
     pub(super) closed: bool,
     /// Every handle, permit and pending request is gone: release what is left and stop.
     pub(super) shutdown: bool,
@@ -102,6 +110,7 @@ pub(super) struct Spare {
     id: Arc<str>,
     token: u64,
     lost: watch::Receiver<bool>,
+    granted_at: Instant,
     /// `Queue::sweeps` when it was parked.
     parked_at: u64,
 }
@@ -113,6 +122,10 @@ impl Spare {
 
     pub(super) fn parked_at(&self) -> u64 {
         self.parked_at
+    }
+
+    pub(super) fn granted_at(&self) -> Instant {
+        self.granted_at
     }
 }
 
@@ -175,7 +188,13 @@ impl Shared {
         match spare {
             Some(spare) => {
                 drop(queue);
-                let grant = Grant::new(Arc::clone(self), spare.id, spare.token, spare.lost);
+                let grant = Grant::new(
+                    Arc::clone(self),
+                    spare.id,
+                    spare.token,
+                    spare.lost,
+                    spare.granted_at,
+                );
                 // The receiver is right here: this cannot fail (and would release if it did).
                 let _ = reply.send(Ok(grant));
             }
@@ -193,11 +212,25 @@ impl Shared {
         !self.others_waiting.load(Ordering::Acquire)
     }
 
-    /// Another process announced that it waits: stop passing leases on, and release spares.
+    /// Another process announced that it waits: stop passing leases on (beyond their window),
+    /// and release spares.
     pub(super) fn others_joined(&self) {
         self.others_news.fetch_add(1, Ordering::AcqRel);
         self.others_waiting.store(true, Ordering::Release);
         self.update(|queue| queue.sweeping = true);
+    }
+
+    /// The subscription (re)started: every message before it was missed. Room may have been
+    /// made, and other processes may wait: assume they do until a script sent from now on
+    /// says otherwise.
+    pub(super) fn subscribed(&self) {
+        self.others_news.fetch_add(1, Ordering::AcqRel);
+        self.others_waiting.store(true, Ordering::Release);
+        self.update(|queue| {
+            queue.attempt = true;
+            queue.probe = true;
+            queue.sweeping = true;
+        });
     }
 
     /// The "waiting" messages received so far.
@@ -228,7 +261,7 @@ impl Shared {
         self.update(|queue| queue.flushes.push(reply));
     }
 
-    /// A permit may have been freed by another process, or messages may have been missed.
+    /// A permit may have been freed by another process.
     pub(super) fn possible_release(&self) {
         self.update(|queue| queue.attempt = true);
     }
@@ -255,6 +288,8 @@ pub(super) struct Grant {
     pub(super) id: Arc<str>,
     pub(super) token: u64,
     pub(super) lost: watch::Receiver<bool>,
+    /// When Redis granted the lease to this process.
+    granted_at: Instant,
     /// The lease went on to another request of this process: dropping this does nothing.
     passed: bool,
 }
@@ -265,12 +300,14 @@ impl Grant {
         id: Arc<str>,
         token: u64,
         lost: watch::Receiver<bool>,
+        granted_at: Instant,
     ) -> Self {
         Self {
             shared,
             id,
             token,
             lost,
+            granted_at,
             passed: false,
         }
     }
@@ -282,11 +319,18 @@ impl Grant {
             Arc::clone(&self.id),
             self.token,
             self.lost.clone(),
+            self.granted_at,
         )
     }
 
-    /// Passes the lease on instead of releasing it, if no other process waits and it is not
-    /// lost: to the first request of this process waiting for Redis, or, when
+    /// Whether the lease may stay in this process: no other process waits, or it came from
+    /// Redis less than `pass_on_window` ago.
+    fn may_stay(&self) -> bool {
+        self.shared.may_pass_on() || self.granted_at.elapsed() < self.shared.config.pass_on_window
+    }
+
+    /// Passes the lease on instead of releasing it, if it may stay in the process (see
+    /// `may_stay`) and is not lost: to the first request of this process waiting for Redis, or, when
     /// `local_waiter()` (a local waiter is about to be let in by this permit's local permit),
     /// to the spares for that waiter's request. True if passed on (then dropping `self` does
     /// nothing).
@@ -295,7 +339,7 @@ impl Grant {
             return true;
         }
         let shared = &self.shared;
-        if !shared.may_pass_on() || *self.lost.borrow() || self.lost.has_changed().is_err() {
+        if !self.may_stay() || *self.lost.borrow() || self.lost.has_changed().is_err() {
             return false;
         }
         let local_waiter = local_waiter();
@@ -320,6 +364,7 @@ impl Grant {
                 id: Arc::clone(&self.id),
                 token: self.token,
                 lost: self.lost.clone(),
+                granted_at: self.granted_at,
                 parked_at,
             });
             queue.parked = true;

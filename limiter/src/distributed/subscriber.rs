@@ -25,7 +25,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 pub(super) async fn run(client: redis::Client, shared: Arc<Shared>) {
     let config = &shared.config;
     let mut backoff = MIN_BACKOFF;
-    let mut first = true;
     loop {
         let connected = tokio::time::timeout(config.command_timeout, async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -36,12 +35,8 @@ pub(super) async fn run(client: redis::Client, shared: Arc<Shared>) {
         if let Ok(Ok(pubsub)) = connected {
             backoff = MIN_BACKOFF;
             // Messages published while this process was not subscribed were missed: releases,
-            // and, after a lost subscription, other processes starting to wait (assumed until
-            // the next reply says none does; before the first subscription, replies tell).
-            shared.possible_release();
-            if !std::mem::take(&mut first) {
-                shared.others_joined();
-            }
+            // and other processes starting to wait (assumed until a reply says none does).
+            shared.subscribed();
             let mut messages = pubsub.into_on_message();
             while let Some(message) = messages.next().await {
                 // The payload names the publishing process: its own releases serve its own
