@@ -203,7 +203,10 @@ impl Driver {
             queue.releases.retain(|release| release.since > stale);
         }
         // While another process waits, spares past their window must go.
-        let window = (!self.shared.may_pass_on()).then_some(self.shared.config.pass_on_window);
+        let window = self
+            .shared
+            .others_waiting()
+            .then_some(self.shared.config.pass_on_window);
         sweep(&mut queue, &mut self.sweep_at, window, now);
 
         let has_requests = !queue.requests.is_empty();

@@ -184,8 +184,9 @@ pub struct RedisSnapshot {
     pub errors: u64,
     /// Leases reported lost.
     pub lost: u64,
-    /// Leases passed from a dropped permit straight to a waiter of this process, without a
-    /// round trip (see [`RedisPermit::release`]).
+    /// Leases passed from a dropped permit straight to a waiter of this process (or kept for
+    /// one that then gave up, and released), without a round trip (see
+    /// [`RedisPermit::release`]).
     pub passed_on: u64,
 }
 

@@ -66,7 +66,8 @@ pub(super) struct Stats {
     pub(super) granted: AtomicU64,
     pub(super) errors: AtomicU64,
     pub(super) lost: AtomicU64,
-    /// Leases passed from a dropped permit to a waiter of this process, without Redis.
+    /// Leases passed from a dropped permit to a waiter of this process (or kept for one),
+    /// without Redis.
     pub(super) passed_on: AtomicU64,
     pub(super) held: AtomicUsize,
     /// Requests carried by scripts in flight (no longer in the queue).
@@ -207,9 +208,9 @@ impl Shared {
         Ok(pending)
     }
 
-    /// Whether a dropped permit's lease may stay in this process for a local waiter.
-    pub(super) fn may_pass_on(&self) -> bool {
-        !self.others_waiting.load(Ordering::Acquire)
+    /// Whether another process waits for room, as far as this process knows.
+    pub(super) fn others_waiting(&self) -> bool {
+        self.others_waiting.load(Ordering::Acquire)
     }
 
     /// Another process announced that it waits: stop passing leases on (beyond their window),
@@ -326,12 +327,13 @@ impl Grant {
     /// Whether the lease may stay in this process: no other process waits, or it came from
     /// Redis less than `pass_on_window` ago.
     fn may_stay(&self) -> bool {
-        self.shared.may_pass_on() || self.granted_at.elapsed() < self.shared.config.pass_on_window
+        !self.shared.others_waiting()
+            || self.granted_at.elapsed() < self.shared.config.pass_on_window
     }
 
     /// Passes the lease on instead of releasing it, if it may stay in the process (see
-    /// `may_stay`) and is not lost: to the first request of this process waiting for Redis, or, when
-    /// `local_waiter()` (a local waiter is about to be let in by this permit's local permit),
+    /// `may_stay`) and is not lost: to the first request of this process waiting for Redis,
+    /// or, when `local_waiter()` (a local waiter is about to be let in by this permit's local permit),
     /// to the spares for that waiter's request. True if passed on (then dropping `self` does
     /// nothing).
     pub(super) fn pass_on(&mut self, local_waiter: impl FnOnce() -> bool) -> bool {
