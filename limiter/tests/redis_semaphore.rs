@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use asyncperf_limiter::redis::{self, AsyncCommands};
@@ -27,6 +27,15 @@ const HANG: Duration = Duration::from_secs(30);
 
 fn semaphore(client: &redis::Client, name: &str, limit: u32) -> RedisSemaphore {
     RedisSemaphore::builder(client.clone(), name, limit)
+        .build()
+        .expect("valid configuration")
+}
+
+/// A semaphore with a 60 s lease: its fallback poll (every 20 s) never wakes a waiter within
+/// a test's time.
+fn long_lease(client: &redis::Client, name: &str, limit: u32) -> RedisSemaphore {
+    RedisSemaphore::builder(client.clone(), name, limit)
+        .lease(Duration::from_secs(60))
         .build()
         .expect("valid configuration")
 }
@@ -285,14 +294,8 @@ async fn waiters_cost_no_round_trips_and_are_woken_by_a_release_elsewhere() {
     let Some(client) = client() else { return };
     let name = unique("wake");
     // A long lease: the fallback poll (lease/3 = 20 s) cannot be what wakes the waiter.
-    let build = || {
-        RedisSemaphore::builder(client.clone(), &name, 2)
-            .lease(Duration::from_secs(60))
-            .build()
-            .unwrap()
-    };
-    let holder = build();
-    let waiter = build();
+    let holder = long_lease(&client, &name, 2);
+    let waiter = long_lease(&client, &name, 2);
     let held = [
         holder.acquire().await.unwrap(),
         holder.acquire().await.unwrap(),
@@ -445,83 +448,37 @@ async fn a_lease_that_disappears_is_reported_lost() {
     assert!(!again.is_lost());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_busy_process_does_not_starve_another() {
-    let Some(client) = client() else { return };
-    let name = unique("fair");
-    let busy = semaphore(&client, &name, 4);
-    let quiet = semaphore(&client, &name, 4);
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // 16 tasks release and re-acquire in a loop: each release travels with the next acquire
-    // in one script, so without the queue of processes the set would never have room.
-    let hogs: Vec<_> = (0..16)
+/// `n` tasks that acquire on `busy`, count the permit, yield once and drop it, until `stop`.
+fn hogs(
+    busy: &RedisSemaphore,
+    n: usize,
+    count: &Arc<AtomicU64>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..n)
         .map(|_| {
-            let busy = busy.clone();
-            let stop = Arc::clone(&stop);
+            let (busy, count, stop) = (busy.clone(), Arc::clone(count), Arc::clone(stop));
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let permit = busy.acquire().await.unwrap();
+                    count.fetch_add(1, Ordering::Relaxed);
                     tokio::task::yield_now().await;
                     drop(permit);
                 }
             })
         })
-        .collect();
-    eventually(HANG, "the busy process holds every permit", async || {
-        busy.snapshot().held == 4
-    })
-    .await;
-    for _ in 0..5 {
-        let permit = within(
-            Duration::from_secs(10),
-            "the quiet process",
-            quiet.acquire(),
-        )
-        .await
-        .unwrap();
-        permit.release().await.unwrap();
-    }
-    stop.store(true, Ordering::Relaxed);
-    for hog in hogs {
-        hog.await.unwrap();
-    }
+        .collect()
 }
 
-/// A process passing leases among its own tasks stops as soon as another process starts
-/// waiting: with a 60 s lease (a fallback poll every 20 s) only the "waiting" message can let
-/// the quiet process in within seconds.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_waiting_process_gets_in_while_another_passes_leases_on() {
-    let Some(client) = client() else { return };
-    let name = unique("passfair");
-    let build = || {
-        RedisSemaphore::builder(client.clone(), &name, 2)
-            .lease(Duration::from_secs(60))
-            .build()
-            .unwrap()
-    };
-    let busy = build();
-    let quiet = build();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let hogs: Vec<_> = (0..8)
-        .map(|_| {
-            let busy = busy.clone();
-            let stop = Arc::clone(&stop);
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let permit = busy.acquire().await.unwrap();
-                    tokio::task::yield_now().await;
-                    drop(permit);
-                }
-            })
-        })
-        .collect();
-    eventually(HANG, "leases passed on in the busy process", async || {
-        busy.snapshot().passed_on > 1_000
-    })
-    .await;
+/// `quiet` acquires and releases five times, each within `budget`; then the hogs stop.
+async fn quiet_gets_in(
+    quiet: &RedisSemaphore,
+    budget: Duration,
+    stop: &AtomicBool,
+    hogs: Vec<tokio::task::JoinHandle<()>>,
+) {
     for _ in 0..5 {
-        let permit = within(Duration::from_secs(5), "the quiet process", quiet.acquire())
+        let permit = within(budget, "the quiet process", quiet.acquire())
             .await
             .unwrap();
         permit.release().await.unwrap();
@@ -532,6 +489,41 @@ async fn a_waiting_process_gets_in_while_another_passes_leases_on() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_process_does_not_starve_another() {
+    let Some(client) = client() else { return };
+    let name = unique("fair");
+    let busy = semaphore(&client, &name, 4);
+    let quiet = semaphore(&client, &name, 4);
+    let stop = Arc::new(AtomicBool::new(false));
+    // 16 tasks release and re-acquire in a loop: each release travels with the next acquire
+    // in one script, so without the queue of processes the set would never have room.
+    let hogs = hogs(&busy, 16, &Arc::default(), &stop);
+    eventually(HANG, "the busy process holds every permit", async || {
+        busy.snapshot().held == 4
+    })
+    .await;
+    quiet_gets_in(&quiet, Duration::from_secs(10), &stop, hogs).await;
+}
+
+/// A process passing leases among its own tasks stops as soon as another process starts
+/// waiting: with a 60 s lease (a fallback poll every 20 s) only the "waiting" message can let
+/// the quiet process in within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_process_gets_in_while_another_passes_leases_on() {
+    let Some(client) = client() else { return };
+    let name = unique("passfair");
+    let busy = long_lease(&client, &name, 2);
+    let quiet = long_lease(&client, &name, 2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let hogs = hogs(&busy, 8, &Arc::default(), &stop);
+    eventually(HANG, "leases passed on in the busy process", async || {
+        busy.snapshot().passed_on > 1_000
+    })
+    .await;
+    quiet_gets_in(&quiet, Duration::from_secs(5), &stop, hogs).await;
+}
+
 /// Processes that all keep waiting take turns: each grant may serve its process's tasks for
 /// the pass-on window only, then goes back to Redis, whose queue of processes is round robin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -539,22 +531,13 @@ async fn processes_take_turns_while_passing_leases_on() {
     let Some(client) = client() else { return };
     let name = unique("turns");
     let handles: Vec<RedisSemaphore> = (0..4).map(|_| semaphore(&client, &name, 2)).collect();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let counts: Vec<Arc<AtomicU64>> = (0..4).map(|_| Arc::default()).collect();
-    let mut tasks = Vec::new();
-    for (handle, count) in handles.iter().zip(&counts) {
-        for _ in 0..8 {
-            let (handle, count, stop) = (handle.clone(), Arc::clone(count), Arc::clone(&stop));
-            tasks.push(tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let permit = handle.acquire().await.unwrap();
-                    count.fetch_add(1, Ordering::Relaxed);
-                    tokio::task::yield_now().await;
-                    drop(permit);
-                }
-            }));
-        }
-    }
+    let tasks: Vec<_> = handles
+        .iter()
+        .zip(&counts)
+        .flat_map(|(handle, count)| hogs(handle, 8, count, &stop))
+        .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
