@@ -19,8 +19,8 @@
 //!   `try_acquire` that says when to retry.
 //! - Feature `redis`: `RedisSemaphore` (permits shared by every process using one name: leases
 //!   on Redis server time, renewed in the background, released on drop, a lost-lease signal,
-//!   fencing tokens, pub/sub wake-ups) and `RedisRateLimiter` (GCRA in one atomic script),
-//!   for when one machine is not enough.
+//!   fencing tokens, pub/sub wake-ups, a lease passed straight between tasks of one process)
+//!   and `RedisRateLimiter` (GCRA in one atomic script), for when one machine is not enough.
 //!
 //! # When (and when not)
 //!
