@@ -530,15 +530,16 @@ fn sweep(
         return;
     }
     let previous = queue.sweeps;
-    let out_of_window =
-        |spare: &Spare| window.is_some_and(|window| spare.granted_at() + window <= now);
-    let (stale, fresh): (Vec<Spare>, Vec<Spare>) = std::mem::take(&mut queue.spares)
-        .into_iter()
-        .partition(|spare| all || out_of_window(spare) || spare.parked_at() < previous);
-    queue.spares = fresh;
-    queue
-        .releases
-        .extend(stale.into_iter().map(|spare| spare.into_release(now)));
+    let stale = |spare: &mut Spare| {
+        all || spare.parked_at() < previous
+            || window.is_some_and(|window| spare.granted_at() + window <= now)
+    };
+    queue.releases.extend(
+        queue
+            .spares
+            .extract_if(.., stale)
+            .map(|spare| spare.into_release(now)),
+    );
     if due {
         queue.sweeps += 1;
         if std::mem::take(&mut queue.parked) || !queue.spares.is_empty() {

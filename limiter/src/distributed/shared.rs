@@ -77,8 +77,9 @@ pub(super) struct Stats {
 pub(super) type Reply = oneshot::Sender<Result<Grant, RedisSemaphoreError>>;
 pub(super) type FlushReply = oneshot::Sender<Result<(), RedisSemaphoreError>>;
 
-/// Work for the driver; only the driver removes requests, so the first `n` requests when a
-/// round trip starts are still the first `n` when it ends.
+/// Work for the driver. A request leaves it when the driver sends it (it then travels with its
+/// round trip, and comes back to the front if not granted) or when a dropped permit passes its
+/// lease to it.
 #[derive(Default)]
 pub(super) struct Queue {
     /// Requests for one lease each, in arrival order.
@@ -216,8 +217,7 @@ impl Shared {
     /// Another process announced that it waits: stop passing leases on (beyond their window),
     /// and release spares.
     pub(super) fn others_joined(&self) {
-        self.others_news.fetch_add(1, Ordering::AcqRel);
-        self.others_waiting.store(true, Ordering::Release);
+        self.assume_others_wait();
         self.update(|queue| queue.sweeping = true);
     }
 
@@ -225,13 +225,18 @@ impl Shared {
     /// made, and other processes may wait: assume they do until a script sent from now on
     /// says otherwise.
     pub(super) fn subscribed(&self) {
-        self.others_news.fetch_add(1, Ordering::AcqRel);
-        self.others_waiting.store(true, Ordering::Release);
+        self.assume_others_wait();
         self.update(|queue| {
             queue.attempt = true;
             queue.probe = true;
             queue.sweeping = true;
         });
+    }
+
+    /// Sets `others_waiting`, as news newer than any reply to a script already sent.
+    fn assume_others_wait(&self) {
+        self.others_news.fetch_add(1, Ordering::AcqRel);
+        self.others_waiting.store(true, Ordering::Release);
     }
 
     /// The "waiting" messages received so far.
