@@ -1,14 +1,17 @@
 //! PostgreSQL `SELECT 1` (simple protocol, one round trip) at concurrency 16 and 64:
 //! `asyncperf` (`postgres_pool`) beside deadpool-postgres and bb8-postgres with their
 //! defaults, every pool holding at most 16 connections. Skipped when PostgreSQL does not
-//! answer. A note then gives the ratio against deadpool-postgres over alternating pairs of short
-//! runs, with its standard error (see `support::paired_ratio`).
+//! answer. Notes then give the ratio against deadpool-postgres over alternating pairs of short
+//! runs, with its standard error (see `support::paired_ratio`), and the same ratio for the
+//! floor: the driver alone, 16 clients used with no pool at all, which bounds how far ahead of
+//! deadpool-postgres any pool could be.
 
 mod support;
 
 use std::future::Future;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use asyncperf_pools::{PoolConfig, PoolKind, PostgresPool, postgres_pool};
 use asyncperf_testkit::bench::{OURS, duration, note, pick, skip};
@@ -18,7 +21,7 @@ use criterion::{
 };
 use support::{paired_ratio, spread};
 use tokio::runtime::Runtime;
-use tokio_postgres::NoTls;
+use tokio_postgres::{Client, NoTls};
 
 const POOL_SIZE: usize = 16;
 const CONCURRENCY: [usize; 2] = [16, 64];
@@ -50,6 +53,7 @@ fn bench(c: &mut Criterion) {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .expect("deadpool pool");
+    let floor = rt.block_on(unpooled_clients(&pg_config, POOL_SIZE));
     let bb8 = rt.block_on(async {
         let manager = bb8_postgres::PostgresConnectionManager::new(pg_config, NoTls);
         bb8::Pool::builder()
@@ -74,6 +78,7 @@ fn bench(c: &mut Criterion) {
         spread(warm_up, POOL_SIZE, move |_| select_deadpool(pool.clone())).await;
         let pool = bb8.clone();
         spread(warm_up, POOL_SIZE, move |_| select_bb8(pool.clone())).await;
+        each_client(&floor, warm_up).await;
     });
     let mut group = c.benchmark_group("postgres_select_1");
     group.throughput(Throughput::Elements(1));
@@ -98,20 +103,44 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
-    // The same comparison against the faster peer, as alternating pairs of short runs.
+    // The same comparison against the faster peer, as alternating pairs of short runs; and
+    // the floor against it: no pool at all, so what separates the floor from deadpool-postgres
+    // is all of deadpool's own cost, and no pool can be further ahead of it than the floor.
     let (rounds, iters) = pick((20, 30_000), (3, 2_000));
+    let run_deadpool = |concurrency: usize| {
+        let pool = deadpool.clone();
+        move |iters| {
+            let pool = pool.clone();
+            spread(iters, concurrency, move |_| select_deadpool(pool.clone()))
+        }
+    };
     for concurrency in CONCURRENCY {
-        let (pool, peer) = (ours.clone(), deadpool.clone());
+        let pool = ours.clone();
+        let run_ours = move |iters| {
+            let pool = pool.clone();
+            spread(iters, concurrency, move |_| select_ours(pool.clone()))
+        };
         let paired = rt.block_on(paired_ratio(
             rounds,
             iters,
-            concurrency,
-            move |_| select_ours(pool.clone()),
-            move |_| select_deadpool(peer.clone()),
+            run_ours,
+            run_deadpool(concurrency),
         ));
         if let Some((mean, standard_error)) = paired {
             note(format!(
                 "postgres_select_1/{concurrency}: deadpool-postgres time / asyncperf time over {rounds} alternating pairs of {iters} queries: {mean:.3} ± {standard_error:.3} (standard error)"
+            ));
+        }
+        let run_floor = |iters| each_client(&floor, iters);
+        let paired = rt.block_on(paired_ratio(
+            rounds,
+            iters,
+            run_floor,
+            run_deadpool(concurrency),
+        ));
+        if let Some((mean, standard_error)) = paired {
+            note(format!(
+                "postgres_select_1/{concurrency}: the floor, no pool ({POOL_SIZE} tasks, each with a client of its own): deadpool-postgres time / floor time over {rounds} alternating pairs of {iters} queries: {mean:.3} ± {standard_error:.3} (standard error)"
             ));
         }
     }
@@ -121,7 +150,7 @@ fn bench(c: &mut Criterion) {
         "postgres_select_1: asyncperf opened {} connections for {} checkouts ({} errors); deadpool-postgres checks only is_closed() (RecyclingMethod::Fast), bb8-postgres runs a query at every checkout",
         m.connections_created, m.checkouts, m.errors
     ));
-    rt.block_on(async move { drop((ours, deadpool, bb8)) });
+    rt.block_on(async move { drop((ours, deadpool, bb8, floor)) });
 }
 
 /// `op` on clones of `pool` from `concurrency` tasks, as one benchmark of `group`.
@@ -165,6 +194,42 @@ async fn select_bb8(pool: Bb8Pool) {
     let conn = pool.get().await.expect("bb8 get");
     let rows = conn.simple_query("SELECT 1").await.expect("SELECT 1");
     std::hint::black_box(rows);
+}
+
+/// `n` clients connected without a pool.
+async fn unpooled_clients(config: &tokio_postgres::Config, n: usize) -> Vec<Arc<Client>> {
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (client, connection) = config.connect(NoTls).await.expect("unpooled client");
+        tokio::spawn(connection);
+        clients.push(Arc::new(client));
+    }
+    clients
+}
+
+/// `iters` queries shared out over one task per client, each using only its own client: the
+/// driver alone, with no queue, no checkout and no bookkeeping.
+async fn each_client(clients: &[Arc<Client>], iters: u64) -> Duration {
+    let n = clients.len() as u64;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .zip(clients)
+        .map(|(k, client)| {
+            // The first `iters % n` tasks take one query more.
+            let share = iters / n + u64::from(k < iters % n);
+            let client = Arc::clone(client);
+            tokio::spawn(async move {
+                for _ in 0..share {
+                    let rows = client.simple_query("SELECT 1").await.expect("SELECT 1");
+                    std::hint::black_box(rows);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("bench task");
+    }
+    start.elapsed()
 }
 
 type Bb8Pool = bb8::Pool<bb8_postgres::PostgresConnectionManager<NoTls>>;

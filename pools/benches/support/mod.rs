@@ -36,8 +36,9 @@ where
     start.elapsed()
 }
 
-/// The peer's time over ours, measured in `rounds` alternating pairs of runs of `iters`
-/// operations at `concurrency`: its mean and standard error.
+/// The peer's time over ours, measured in `rounds` alternating pairs of runs: its mean and
+/// standard error. `ours(iters)` and `peer(iters)` each run `iters` operations and return the
+/// time they took (e.g. [`spread`] at some concurrency).
 ///
 /// Criterion measures one pool after the other, several seconds apart, and on a shared
 /// machine the speed of the loopback and the server drifts more than these pools differ
@@ -51,25 +52,24 @@ where
 pub(crate) async fn paired_ratio<A, FA, B, FB>(
     rounds: usize,
     iters: u64,
-    concurrency: usize,
-    ours: FA,
-    peer: FB,
+    mut ours: FA,
+    mut peer: FB,
 ) -> Option<(f64, f64)>
 where
-    FA: Fn(usize) -> A + Clone + Send + Sync + 'static,
-    A: Future<Output = ()> + Send,
-    FB: Fn(usize) -> B + Clone + Send + Sync + 'static,
-    B: Future<Output = ()> + Send,
+    FA: FnMut(u64) -> A,
+    A: Future<Output = Duration>,
+    FB: FnMut(u64) -> B,
+    B: Future<Output = Duration>,
 {
     let mut ratios = Vec::with_capacity(rounds);
     for round in 0..rounds {
         // Each goes first every other round, so neither always runs on the warmer machine.
         let (ours_took, peer_took) = if round % 2 == 0 {
-            let ours_took = spread(iters, concurrency, ours.clone()).await;
-            (ours_took, spread(iters, concurrency, peer.clone()).await)
+            let ours_took = ours(iters).await;
+            (ours_took, peer(iters).await)
         } else {
-            let peer_took = spread(iters, concurrency, peer.clone()).await;
-            (spread(iters, concurrency, ours.clone()).await, peer_took)
+            let peer_took = peer(iters).await;
+            (ours(iters).await, peer_took)
         };
         ratios.push(peer_took.as_secs_f64() / ours_took.as_secs_f64());
     }
