@@ -126,11 +126,13 @@ fn bench(c: &mut Criterion) {
             run_ours,
             run_deadpool(concurrency),
         ));
-        if let Some((mean, standard_error)) = paired {
-            note(format!(
-                "postgres_select_1/{concurrency}: deadpool-postgres time / asyncperf time over {rounds} alternating pairs of {iters} queries: {mean:.3} ± {standard_error:.3} (standard error)"
-            ));
-        }
+        note_paired(
+            concurrency,
+            "deadpool-postgres time / asyncperf time",
+            rounds,
+            iters,
+            paired,
+        );
         let run_floor = |iters| each_client(&floor, iters);
         let paired = rt.block_on(paired_ratio(
             rounds,
@@ -138,11 +140,10 @@ fn bench(c: &mut Criterion) {
             run_floor,
             run_deadpool(concurrency),
         ));
-        if let Some((mean, standard_error)) = paired {
-            note(format!(
-                "postgres_select_1/{concurrency}: the floor, no pool ({POOL_SIZE} tasks, each with a client of its own): deadpool-postgres time / floor time over {rounds} alternating pairs of {iters} queries: {mean:.3} ± {standard_error:.3} (standard error)"
-            ));
-        }
+        let ratio = format!(
+            "the floor, no pool ({POOL_SIZE} tasks, each with a client of its own): deadpool-postgres time / floor time"
+        );
+        note_paired(concurrency, &ratio, rounds, iters, paired);
     }
 
     let m = ours.metrics();
@@ -151,6 +152,22 @@ fn bench(c: &mut Criterion) {
         m.connections_created, m.checkouts, m.errors
     ));
     rt.block_on(async move { drop((ours, deadpool, bb8, floor)) });
+}
+
+/// Notes `paired`, the mean and standard error of `ratio` at `concurrency` over `rounds` pairs
+/// of runs of `iters` queries (nothing when there were too few pairs for an error).
+fn note_paired(
+    concurrency: usize,
+    ratio: &str,
+    rounds: usize,
+    iters: u64,
+    paired: Option<(f64, f64)>,
+) {
+    if let Some((mean, standard_error)) = paired {
+        note(format!(
+            "postgres_select_1/{concurrency}: {ratio} over {rounds} alternating pairs of {iters} queries: {mean:.3} ± {standard_error:.3} (standard error)"
+        ));
+    }
 }
 
 /// `op` on clones of `pool` from `concurrency` tasks, as one benchmark of `group`.
