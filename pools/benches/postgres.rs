@@ -4,7 +4,7 @@
 //! answer. Notes then give the ratio against deadpool-postgres over alternating pairs of short
 //! runs, with its standard error (see `support::paired_ratio`), and the same ratio for the
 //! floor: the driver alone, 16 clients used with no pool at all, which bounds how far ahead of
-//! deadpool-postgres any pool could be.
+//! deadpool-postgres any pool of 16 connections could be.
 
 mod support;
 
@@ -105,7 +105,8 @@ fn bench(c: &mut Criterion) {
 
     // The same comparison against the faster peer, as alternating pairs of short runs; and
     // the floor against it: no pool at all, so what separates the floor from deadpool-postgres
-    // is all of deadpool's own cost, and no pool can be further ahead of it than the floor.
+    // is all of deadpool's own cost, and no pool of 16 connections can be further ahead of it
+    // than the floor.
     let (rounds, iters) = pick((20, 30_000), (3, 2_000));
     let run_deadpool = |concurrency: usize| {
         let pool = deadpool.clone();
